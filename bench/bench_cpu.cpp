@@ -1,0 +1,77 @@
+// CPU reference benchmark: one-policy evaluation (GB/s of F and A read) and one batched
+// swarm evaluation of P policies (ms), on a bundle. Prints one JSON object on stdout so
+// bench/cpu_vs_numpy.sh can put it beside numpy's figures from the same run.
+#include <omp.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <cmath>
+
+#include "backend.hpp"
+#include "cpu_backend.hpp"
+#include "problem.hpp"
+
+using namespace attnswarm;
+
+namespace {
+
+template <typename F>
+double median_seconds(int reps, F&& body) {
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto a = std::chrono::steady_clock::now();
+    body();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"CPU reference benchmark"};
+  std::string dir;
+  int particles = 128, reps = 5, threads = 0;
+  double tau = 1.0, beta = 0.0;
+  app.add_option("--problem", dir, "bundle folder")->required();
+  app.add_option("--particles", particles)->capture_default_str();
+  app.add_option("--reps", reps)->capture_default_str();
+  app.add_option("--threads", threads)->capture_default_str();
+  app.add_option("--tau", tau)->capture_default_str();
+  app.add_option("--beta", beta)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  const problem p = load_problem(dir);
+  auto b = make_cpu_backend(p, threads);
+  // The same policies as bench/numpy_baseline.py builds: W[q, d] = sin(1 + 0.7 q + 0.3 d).
+  std::vector<double> w(static_cast<std::size_t>(particles * p.dims()));
+  for (int q = 0; q < particles; ++q)
+    for (std::int64_t d = 0; d < p.dims(); ++d) w[q * p.dims() + d] = std::sin(1.0 + 0.7 * q + 0.3 * d);
+  const shape s{tau, beta};
+
+  policy_report rep;
+  const double t_report = median_seconds(reps, [&] { rep = b->report(w.data(), s, 0); });
+  const double bytes = static_cast<double>(p.users) * p.tasks * (dtype_size(p.fitness.type()) + dtype_size(p.attraction.type()));
+  b->set_shape(s);
+  std::vector<double> served(particles);
+  const double t_eval = median_seconds(reps, [&] { b->evaluate(w.data(), particles, served.data()); });
+  const double flops = 2.0 * p.users * particles * (p.tasks + 2.0 * p.tasks);
+
+  nlohmann::ordered_json j;
+  j["users"] = p.users;
+  j["tasks"] = p.tasks;
+  j["segments"] = p.segments;
+  j["particles"] = particles;
+  j["threads"] = threads > 0 ? threads : omp_get_max_threads();
+  j["one_policy_s"] = t_report;
+  j["one_policy_gbps"] = bytes / t_report / 1e9;
+  j["batched_eval_ms"] = t_eval * 1e3;
+  j["batched_eval_gflops"] = flops / t_eval / 1e9;
+  j["served_policy0"] = served[0];
+  std::cout << j.dump() << std::endl;
+  return 0;
+}

@@ -1,0 +1,51 @@
+// The one interface both backends implement (DESIGN §3). Host-only types: the CUDA backend
+// hides its device state behind it, so nothing here needs a CUDA header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "problem.hpp"
+
+namespace attnswarm {
+
+// The shape parameters of a policy (DESIGN §1): F^(1/tau) * A^beta.
+struct shape {
+  double tau = 1.0;
+  double beta = 0.0;
+};
+
+// The exact numbers of one policy, accumulated in float64.
+struct policy_report {
+  double utilization = 0.0;  // C
+  double served = 0.0;       // U
+  std::int64_t idle_users = 0;
+  std::vector<double> load;   // L_j
+  std::vector<double> value;  // V_j
+  int topk = 0;
+  std::vector<std::int32_t> topk_task;  // N x topk, -1 where a user has fewer eligible tasks
+  std::vector<float> topk_share;        // N x topk, B_ij
+};
+
+class backend {
+ public:
+  virtual ~backend() = default;
+  virtual std::string name() const = 0;
+  // One line about where it runs (CPU threads, or the device's name and memory).
+  virtual std::string device_description() const = 0;
+  // Prepares the batched evaluation for one shape; evaluate() uses it until the next call.
+  virtual void set_shape(const shape& s) = 0;
+  // Served utilization U of `count` policies, each S*M values (row-major S x M), stored
+  // one after another. Float32 products with float64 sums (DESIGN §1, Numerics).
+  virtual void evaluate(const double* policies, int count, double* served) = 0;
+  // Exact float64 report of one policy; with topk > 0 also the per-user top-k allocation.
+  virtual policy_report report(const double* policy, const shape& s, int topk) = 0;
+};
+
+// "cpu", "cuda" or "auto" (CUDA when compiled in and a device is usable, else CPU). Throws
+// unavailable_error when "cuda" cannot be had, with the reason.
+std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, int threads);
+
+}  // namespace attnswarm

@@ -1,0 +1,240 @@
+// CPU reference backend. Work split: users are cut into fixed-size chunks (independent of the
+// thread count); OpenMP threads take chunks, and per-chunk float64 partials are summed in
+// chunk order, so results are bit-identical for any thread count.
+#include "cpu_backend.hpp"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "../kernels/attn_math.hpp"
+
+namespace attnswarm {
+
+namespace {
+
+// Users per chunk of the batched evaluation: the chunk's Den (chunk x P) and its rows of H
+// stay in L2 while the two products run.
+constexpr std::int64_t k_eval_chunk = 512;
+// Users per chunk of the exact one-policy report.
+constexpr std::int64_t k_report_chunk = 4096;
+// Accumulator slots of the batched evaluation; slot k owns chunks k, k+K, ... in order.
+constexpr int k_slots = 32;
+
+struct chunk {
+  int segment;
+  std::int64_t begin, end;  // rows of the segment-sorted matrices
+};
+
+class cpu_backend final : public backend {
+ public:
+  cpu_backend(const problem& p, int threads)
+      : p_(p), threads_(threads > 0 ? threads : omp_get_max_threads()) {
+    // Each OpenMP thread calls SGEMM on its own chunk; OpenBLAS must not spawn more.
+    openblas_set_num_threads(1);
+    group_users_by_segment();
+  }
+
+  std::string name() const override { return "cpu"; }
+  std::string device_description() const override {
+    return "CPU reference, " + std::to_string(threads_) + " OpenMP threads";
+  }
+
+  void set_shape(const shape& s) override {
+    const std::int64_t m = p_.tasks, n = p_.users;
+    h_.assign(static_cast<std::size_t>(n * 2 * m), 0.0f);
+    r_.resize(static_cast<std::size_t>(n));
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<double> f(m), a(m), g0(m);
+#pragma omp for schedule(static)
+      for (std::int64_t k = 0; k < n; ++k) {
+        const std::int64_t i = order_[static_cast<std::size_t>(k)];
+        p_.fitness_row(i, f.data());
+        p_.attraction_row(i, a.data());
+        shape_row(f.data(), a.data(), static_cast<int>(m), 1.0 / s.tau, s.beta, g0.data());
+        float* h = h_.data() + k * 2 * m;
+        for (std::int64_t j = 0; j < m; ++j) {
+          h[j] = static_cast<float>(g0[j]);
+          h[m + j] = static_cast<float>(a[j] * g0[j]);
+        }
+        r_[static_cast<std::size_t>(k)] = static_cast<float>(p_.mass[static_cast<std::size_t>(i)]);
+      }
+    }
+    shaped_ = true;
+  }
+
+  void evaluate(const double* policies, int count, double* served) override {
+    const std::int64_t m = p_.tasks, d = p_.dims();
+    const int pc = count;
+    if (pc <= 0) return;
+    if (!shaped_) throw std::logic_error("cpu backend: evaluate() before set_shape()");
+    // exp(W) per segment: float for the products, double for the final scaling.
+    std::vector<float> e32(static_cast<std::size_t>(p_.segments * pc * m));
+    std::vector<double> e64(e32.size());
+    for (int s = 0; s < p_.segments; ++s)
+      for (int q = 0; q < pc; ++q)
+        for (std::int64_t j = 0; j < m; ++j) {
+          const double e = std::exp(policies[q * d + s * m + j]);
+          const std::size_t at = (static_cast<std::size_t>(s) * pc + q) * m + j;
+          e64[at] = e;
+          e32[at] = static_cast<float>(e);
+        }
+    const int slots = std::min<int>(k_slots, std::max<std::size_t>(1, chunks_.size()));
+    const std::size_t lv = static_cast<std::size_t>(pc) * 2 * m;
+    std::vector<double> acc(static_cast<std::size_t>(slots) * lv, 0.0);
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<float> den(static_cast<std::size_t>(k_eval_chunk) * pc);
+      std::vector<float> t(lv);
+#pragma omp for schedule(dynamic, 1)
+      for (int slot = 0; slot < slots; ++slot) {
+        double* a = acc.data() + slot * lv;
+        for (std::size_t c = slot; c < chunks_.size(); c += slots) {
+          const chunk& ch = chunks_[c];
+          const int rows = static_cast<int>(ch.end - ch.begin);
+          const float* h = h_.data() + ch.begin * 2 * m;
+          const float* e = e32.data() + static_cast<std::size_t>(ch.segment) * pc * m;
+          // Den = G0 * E^T  (rows x P)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, pc, static_cast<int>(m), 1.0f,
+                      h, static_cast<int>(2 * m), e, static_cast<int>(m), 0.0f, den.data(), pc);
+          // R = r / Den, 0 for idle users
+          for (int u = 0; u < rows; ++u) {
+            const float r = r_[static_cast<std::size_t>(ch.begin + u)];
+            float* row = den.data() + static_cast<std::size_t>(u) * pc;
+            for (int q = 0; q < pc; ++q) row[q] = row[q] > 0.0f ? r / row[q] : 0.0f;
+          }
+          // T = R^T [G0 | A o G0]  (P x 2M)
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pc, static_cast<int>(2 * m), rows,
+                      1.0f, den.data(), pc, h, static_cast<int>(2 * m), 0.0f, t.data(),
+                      static_cast<int>(2 * m));
+          const double* e_d = e64.data() + static_cast<std::size_t>(ch.segment) * pc * m;
+          for (int q = 0; q < pc; ++q)
+            for (std::int64_t j = 0; j < m; ++j) {
+              const double eq = e_d[q * m + j];
+              a[q * 2 * m + j] += eq * t[q * 2 * m + j];
+              a[q * 2 * m + m + j] += eq * t[q * 2 * m + m + j];
+            }
+        }
+      }
+    }
+    for (int q = 0; q < pc; ++q) {
+      double u = 0.0;
+      for (std::int64_t j = 0; j < m; ++j) {
+        double load = 0.0, value = 0.0;
+        for (int slot = 0; slot < slots; ++slot) {
+          load += acc[slot * lv + q * 2 * m + j];
+          value += acc[slot * lv + q * 2 * m + m + j];
+        }
+        u += capacity_factor(p_.capacity[static_cast<std::size_t>(j)], load) * value;
+      }
+      served[q] = u;
+    }
+  }
+
+  policy_report report(const double* policy, const shape& s, int topk) override {
+    const std::int64_t m = p_.tasks, n = p_.users;
+    const std::int64_t nchunks = (n + k_report_chunk - 1) / k_report_chunk;
+    std::vector<double> part(static_cast<std::size_t>(std::max<std::int64_t>(nchunks, 1) * 2 * m), 0.0);
+    std::vector<std::int64_t> idle(static_cast<std::size_t>(std::max<std::int64_t>(nchunks, 1)), 0);
+    policy_report rep;
+    rep.topk = topk > 0 ? static_cast<int>(std::min<std::int64_t>(topk, m)) : 0;
+    const int k = rep.topk;
+    if (k > 0) {
+      rep.topk_task.assign(static_cast<std::size_t>(n * k), -1);
+      rep.topk_share.assign(static_cast<std::size_t>(n * k), 0.0f);
+    }
+    // exp(W) once per segment and task, not once per user
+    std::vector<double> ew(static_cast<std::size_t>(p_.dims()));
+    for (std::size_t d = 0; d < ew.size(); ++d) ew[d] = std::exp(policy[d]);
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<double> f(m), a(m), b(m);
+      std::vector<std::int32_t> idx(m);
+#pragma omp for schedule(dynamic, 1)
+      for (std::int64_t c = 0; c < nchunks; ++c) {
+        double* lpart = part.data() + c * 2 * m;
+        double* vpart = lpart + m;
+        for (std::int64_t i = c * k_report_chunk; i < std::min(n, (c + 1) * k_report_chunk); ++i) {
+          p_.fitness_row(i, f.data());
+          p_.attraction_row(i, a.data());
+          const double* e = ew.data() + static_cast<std::int64_t>(p_.segment[i]) * m;
+          double sum = 0.0;
+          if (shape_row(f.data(), a.data(), static_cast<int>(m), 1.0 / s.tau, s.beta, b.data()))
+            for (std::int64_t j = 0; j < m; ++j) {
+              b[j] *= e[j];
+              sum += b[j];
+            }
+          if (!(sum > 0.0)) {
+            ++idle[c];
+            continue;
+          }
+          const double scale = p_.mass[static_cast<std::size_t>(i)] / sum;
+          for (std::int64_t j = 0; j < m; ++j) {
+            b[j] *= scale;
+            lpart[j] += b[j];
+            vpart[j] += a[j] * b[j];
+          }
+          if (k > 0) {
+            std::iota(idx.begin(), idx.end(), 0);
+            std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int x, int y) {
+              return b[x] > b[y] || (b[x] == b[y] && x < y);
+            });
+            for (int q = 0; q < k && b[idx[q]] > 0.0; ++q) {
+              rep.topk_task[i * k + q] = idx[q];
+              rep.topk_share[i * k + q] = static_cast<float>(b[idx[q]]);
+            }
+          }
+        }
+      }
+    }
+    rep.load.assign(m, 0.0);
+    rep.value.assign(m, 0.0);
+    for (std::int64_t c = 0; c < nchunks; ++c) {
+      for (std::int64_t j = 0; j < m; ++j) {
+        rep.load[j] += part[c * 2 * m + j];
+        rep.value[j] += part[c * 2 * m + m + j];
+      }
+      rep.idle_users += idle[c];
+    }
+    for (std::int64_t j = 0; j < m; ++j) {
+      rep.utilization += rep.value[j];
+      rep.served += capacity_factor(p_.capacity[j], rep.load[j]) * rep.value[j];
+    }
+    return rep;
+  }
+
+ private:
+  void group_users_by_segment() {
+    std::vector<std::int64_t> count(p_.segments + 1, 0);
+    for (auto s : p_.segment) ++count[s + 1];
+    std::partial_sum(count.begin(), count.end(), count.begin());
+    order_.resize(p_.segment.size());
+    std::vector<std::int64_t> next(count.begin(), count.end() - 1);
+    for (std::size_t i = 0; i < p_.segment.size(); ++i) order_[next[p_.segment[i]]++] = static_cast<std::int64_t>(i);
+    for (int s = 0; s < p_.segments; ++s)
+      for (std::int64_t b = count[s]; b < count[s + 1]; b += k_eval_chunk)
+        chunks_.push_back(chunk{s, b, std::min(count[s + 1], b + k_eval_chunk)});
+  }
+
+  const problem& p_;
+  int threads_;
+  std::vector<std::int64_t> order_;  // users sorted by segment (stable)
+  std::vector<chunk> chunks_;
+  std::vector<float> h_;  // [G0 | A o G0], rows in segment order, for the current shape
+  std::vector<float> r_;  // mass in segment order
+  bool shaped_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<backend> make_cpu_backend(const problem& p, int threads) {
+  return std::make_unique<cpu_backend>(p, threads);
+}
+
+}  // namespace attnswarm

@@ -1,0 +1,32 @@
+// What CUDA can see, in host-only types. In a build without CUDA the answers say plainly
+// that CUDA was not compiled in.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace attnswarm {
+
+struct device_info {
+  int index = 0;
+  std::string name;
+  std::size_t memory_bytes = 0;
+  int cc_major = 0, cc_minor = 0;
+};
+
+struct device_inventory {
+  bool cuda_compiled = false;
+  std::vector<device_info> devices;
+  std::string note;  // why there are no devices, when there are none
+};
+
+// Makes CUDA runtime calls only when called (never at static initialisation).
+device_inventory probe_devices();
+
+// Runs the shared-math kernel (Philox, swarm update, model formulas) on a device and checks
+// it against the same functions on the host. Returns an empty string when they agree
+// bit for bit, else what differed.
+std::string run_device_selftest(int device);
+
+}  // namespace attnswarm

@@ -1,0 +1,22 @@
+// Error types that the CLI maps to exit codes: bad input (a file, a value, an option) is
+// exit 2 with one line naming the file, the problem and the place.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace attnswarm {
+
+// Bad input from the user: a file that cannot be read or fails validation, a bad option.
+class input_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A backend that was asked for but is not available in this build or on this machine.
+class unavailable_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace attnswarm

@@ -1,0 +1,122 @@
+#include "outputs.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "../kernels/attn_math.hpp"
+#include "npy.hpp"
+#include "staged_dir.hpp"
+
+namespace attnswarm {
+
+nlohmann::ordered_json finite_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
+}
+
+namespace {
+
+std::string csv_number(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string csv_quote(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+}  // namespace
+
+nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, const run_info& info,
+                                    const solve_result& r) {
+  nlohmann::ordered_json j;
+  j["problem"] = info.problem;
+  j["users"] = p.users;
+  j["tasks"] = p.tasks;
+  j["segments"] = p.segments;
+  j["backend"] = info.backend;
+  j["device"] = info.device;
+  j["threads"] = info.threads;
+  j["particles"] = o.particles;
+  j["seed"] = o.seed;
+  j["topology"] = o.topo == topology::ring ? "ring" : "global";
+  j["inertia"] = o.falling_inertia ? "linear 0.9->0.4" : "constant 0.7298";
+  j["w_max"] = o.w_max;
+  j["tau"] = r.best_shape.tau;
+  j["beta"] = r.best_shape.beta;
+  j["shape_searched"] = !r.shape_search.empty();
+  nlohmann::ordered_json trials = nlohmann::ordered_json::array();
+  for (const auto& t : r.shape_search)
+    trials.push_back({{"tau", t.s.tau}, {"beta", t.s.beta}, {"best_served", t.best_served}});
+  j["shape_search"] = trials;
+  j["iterations_run"] = r.swarm.iterations_run;
+  j["stop_reason"] = stop_reason_name(r.swarm.reason);
+  j["evaluations"] = r.swarm.evaluations;
+  j["baseline_utilization"] = r.baseline.utilization;
+  j["baseline_served"] = r.baseline.served;
+  j["best_utilization"] = r.best.utilization;
+  j["best_served"] = r.best.served;
+  j["improvement"] = r.baseline.served > 0.0 ? nlohmann::ordered_json(r.best.served / r.baseline.served - 1.0)
+                                             : nlohmann::ordered_json(nullptr);
+  j["fell_back_to_baseline"] = r.fell_back_to_baseline;
+  j["idle_users"] = r.best.idle_users;
+  j["elapsed_s"] = r.elapsed_s;
+  return j;
+}
+
+nlohmann::ordered_json report_json(const problem& p, const shape& s, const policy_report& rep) {
+  nlohmann::ordered_json j;
+  j["users"] = p.users;
+  j["tasks"] = p.tasks;
+  j["segments"] = p.segments;
+  j["tau"] = s.tau;
+  j["beta"] = s.beta;
+  j["utilization"] = rep.utilization;
+  j["served"] = rep.served;
+  j["idle_users"] = rep.idle_users;
+  j["load"] = rep.load;
+  j["value"] = rep.value;
+  nlohmann::ordered_json cap = nlohmann::ordered_json::array();
+  for (double c : p.capacity) cap.push_back(finite_or_null(c));
+  j["capacity"] = cap;
+  return j;
+}
+
+void write_solve_outputs(const std::string& dir, const problem& p, const nlohmann::ordered_json& summary,
+                         const solve_result& r) {
+  staged_dir out(dir);
+  write_text_file(out.path("summary.json"), summary.dump(2) + "\n");
+
+  std::ostringstream conv;
+  conv << "iteration,best_served,mean_pbest,elapsed_s\n";
+  for (const auto& h : r.swarm.history)
+    conv << h.iteration << ',' << csv_number(-h.best) << ',' << csv_number(-h.mean_pbest) << ','
+         << csv_number(h.elapsed_s) << '\n';
+  write_text_file(out.path("convergence.csv"), conv.str());
+
+  const bool named = !p.task_names.empty();
+  std::ostringstream tasks;
+  tasks << "task,capacity,baseline_load,best_load,best_value,served_fraction" << (named ? ",name" : "") << '\n';
+  for (std::int64_t j = 0; j < p.tasks; ++j) {
+    tasks << j << ',' << csv_number(p.capacity[j]) << ',' << csv_number(r.baseline.load[j]) << ','
+          << csv_number(r.best.load[j]) << ',' << csv_number(r.best.value[j]) << ','
+          << csv_number(capacity_factor(p.capacity[j], r.best.load[j]));
+    if (named) tasks << ',' << csv_quote(p.task_names[j]);
+    tasks << '\n';
+  }
+  write_text_file(out.path("tasks.csv"), tasks.str());
+
+  write_npy(out.path("policy.npy"), dtype::f64, {p.segments, p.tasks}, r.best_policy.data());
+  if (r.best.topk > 0) {
+    write_npy(out.path("topk_task.npy"), dtype::i32, {p.users, r.best.topk}, r.best.topk_task.data());
+    write_npy(out.path("topk_share.npy"), dtype::f32, {p.users, r.best.topk}, r.best.topk_share.data());
+  }
+  out.commit();
+}
+
+}  // namespace attnswarm

@@ -1,0 +1,31 @@
+// What a solve leaves behind (DESIGN §4): summary.json, convergence.csv, tasks.csv,
+// policy.npy and the top-k allocation, all committed together through a staged_dir.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "solver.hpp"
+
+namespace attnswarm {
+
+struct run_info {
+  std::string backend;
+  std::string device;
+  std::string problem;
+  int threads = 0;
+};
+
+nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, const run_info& info,
+                                    const solve_result& r);
+
+void write_solve_outputs(const std::string& dir, const problem& p, const nlohmann::ordered_json& summary,
+                         const solve_result& r);
+
+// Numbers of one policy as printed by `eval` (keys utilization, served, idle_users, load, value).
+nlohmann::ordered_json report_json(const problem& p, const shape& s, const policy_report& rep);
+
+// JSON has no infinity: capacities that are unbounded are written as null.
+nlohmann::ordered_json finite_or_null(double v);
+
+}  // namespace attnswarm

@@ -1,0 +1,197 @@
+#include "problem.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "errors.hpp"
+
+namespace attnswarm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shape_text(const std::vector<std::int64_t>& s) {
+  std::string t = "(";
+  for (std::size_t k = 0; k < s.size(); ++k) t += (k ? ", " : "") + std::to_string(s[k]);
+  return t + (s.size() == 1 ? ",)" : ")");
+}
+
+void require_float(const npy_array& a) {
+  if (a.type() != dtype::f32 && a.type() != dtype::f64)
+    throw input_error(a.path() + ": dtype " + dtype_name(a.type()) +
+                      " not accepted (expected float32 or float64)");
+}
+
+void require_shape(const npy_array& a, const std::vector<std::int64_t>& want) {
+  if (a.shape() != want)
+    throw input_error(a.path() + ": shape " + shape_text(a.shape()) + " does not match " +
+                      shape_text(want) + " expected from fitness.npy");
+}
+
+const char* value_problem(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return "infinite value";
+  return "negative value";
+}
+
+// First element (lowest index) of a matrix that is NaN, infinite or negative; -1 if none.
+template <typename T>
+std::int64_t first_bad(const T* x, std::int64_t n) {
+  std::int64_t first = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t block = 1 << 16;
+#pragma omp parallel for schedule(dynamic, 1) reduction(min : first)
+  for (std::int64_t b = 0; b < n; b += block) {
+    if (b >= first) continue;
+    const std::int64_t e = std::min(n, b + block);
+    for (std::int64_t k = b; k < e; ++k) {
+      const T v = x[k];
+      // !(v >= 0) catches NaN; v > max catches +inf.
+      if (!(v >= T(0)) || v > std::numeric_limits<T>::max()) {
+        first = std::min(first, k);
+        break;
+      }
+    }
+  }
+  return first == std::numeric_limits<std::int64_t>::max() ? -1 : first;
+}
+
+void check_matrix(const npy_array& a, std::int64_t cols) {
+  const std::int64_t k = a.type() == dtype::f32
+                             ? first_bad(static_cast<const float*>(a.data()), a.size())
+                             : first_bad(static_cast<const double*>(a.data()), a.size());
+  if (k >= 0)
+    throw input_error(a.path() + ": " + value_problem(a.get_f64(k)) + " at row " +
+                      std::to_string(k / cols) + ", column " + std::to_string(k % cols));
+}
+
+std::vector<std::string> read_task_names(const fs::path& file, std::int64_t tasks) {
+  std::ifstream in(file);
+  if (!in) throw input_error(file.string() + ": cannot open");
+  std::vector<std::string> names(static_cast<std::size_t>(tasks));
+  std::string line;
+  std::getline(in, line);  // header: task,key
+  std::int64_t lineno = 1;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    const auto comma = line.find(',');
+    std::int64_t id = -1;
+    try {
+      id = std::stoll(line.substr(0, comma));
+    } catch (const std::exception&) {
+    }
+    if (comma == std::string::npos || id < 0 || id >= tasks)
+      throw input_error(file.string() + ": bad task id at line " + std::to_string(lineno));
+    std::string name = line.substr(comma + 1);
+    if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
+      std::string unq;
+      for (std::size_t k = 1; k + 1 < name.size(); ++k) {
+        if (name[k] == '"' && name[k + 1] == '"') ++k;
+        unq += name[k];
+      }
+      name = unq;
+    }
+    names[static_cast<std::size_t>(id)] = name;
+  }
+  return names;
+}
+
+}  // namespace
+
+void validate_values(problem& p) {
+  check_matrix(p.fitness, p.tasks);
+  check_matrix(p.attraction, p.tasks);
+  std::int64_t idle = 0;
+  const auto* f32 = static_cast<const float*>(p.fitness.data());
+  const auto* f64 = static_cast<const double*>(p.fitness.data());
+  const bool is32 = p.fitness.type() == dtype::f32;
+  const std::int64_t m = p.tasks;
+#pragma omp parallel for schedule(static) reduction(+ : idle)
+  for (std::int64_t i = 0; i < p.users; ++i) {
+    bool any = false;
+    for (std::int64_t j = 0; j < m && !any; ++j)
+      any = is32 ? f32[i * m + j] > 0.0f : f64[i * m + j] > 0.0;
+    idle += any ? 0 : 1;
+  }
+  p.idle_users = idle;
+}
+
+problem load_problem(const std::string& dir_text) {
+  const fs::path dir(dir_text);
+  if (!fs::is_directory(dir)) throw input_error(dir_text + ": not a bundle folder (no such directory)");
+  problem p;
+  p.source = dir_text;
+  const auto file = [&](const char* name) { return (dir / name).string(); };
+  if (!fs::exists(dir / "fitness.npy")) throw input_error(file("fitness.npy") + ": missing (required)");
+  if (!fs::exists(dir / "attraction.npy"))
+    throw input_error(file("attraction.npy") + ": missing (required)");
+  p.fitness = npy_array(file("fitness.npy"));
+  require_float(p.fitness);
+  if (p.fitness.shape().size() != 2)
+    throw input_error(p.fitness.path() + ": shape " + shape_text(p.fitness.shape()) +
+                      " is not 2-D (users x tasks)");
+  p.users = p.fitness.shape()[0];
+  p.tasks = p.fitness.shape()[1];
+  if (p.tasks < 1) throw input_error(p.fitness.path() + ": no tasks (0 columns)");
+  p.attraction = npy_array(file("attraction.npy"));
+  require_float(p.attraction);
+  require_shape(p.attraction, {p.users, p.tasks});
+
+  p.mass.assign(static_cast<std::size_t>(p.users), 1.0);
+  if (fs::exists(dir / "mass.npy")) {
+    npy_array r(file("mass.npy"));
+    require_float(r);
+    require_shape(r, {p.users});
+    for (std::int64_t i = 0; i < p.users; ++i) {
+      const double v = r.get_f64(i);
+      if (!(v >= 0.0) || std::isinf(v))
+        throw input_error(r.path() + ": " + value_problem(v) + " at row " + std::to_string(i));
+      p.mass[static_cast<std::size_t>(i)] = v;
+    }
+  }
+
+  p.segment.assign(static_cast<std::size_t>(p.users), 0);
+  if (fs::exists(dir / "segment.npy")) {
+    npy_array s(file("segment.npy"));
+    if (s.type() != dtype::i32 && s.type() != dtype::i64)
+      throw input_error(s.path() + ": dtype " + dtype_name(s.type()) +
+                        " not accepted (expected int32 or int64)");
+    require_shape(s, {p.users});
+    std::int64_t largest = 0;
+    for (std::int64_t i = 0; i < p.users; ++i) {
+      const std::int64_t v = s.get_i64(i);
+      if (v < 0 || v > max_segment_id)
+        throw input_error(s.path() + ": segment id " + std::to_string(v) + " out of range [0, " +
+                          std::to_string(max_segment_id) + "] at row " + std::to_string(i));
+      p.segment[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(v);
+      largest = std::max(largest, v);
+    }
+    p.segments = static_cast<int>(largest + 1);
+  }
+
+  p.capacity.assign(static_cast<std::size_t>(p.tasks), std::numeric_limits<double>::infinity());
+  if (fs::exists(dir / "capacity.npy")) {
+    npy_array c(file("capacity.npy"));
+    require_float(c);
+    require_shape(c, {p.tasks});
+    for (std::int64_t j = 0; j < p.tasks; ++j) {
+      const double v = c.get_f64(j);
+      if (std::isnan(v) || v <= 0.0 || v == -std::numeric_limits<double>::infinity())
+        throw input_error(c.path() + ": capacity " + (std::isnan(v) ? std::string("NaN") : std::to_string(v)) +
+                          " is not > 0 at row " + std::to_string(j));
+      p.capacity[static_cast<std::size_t>(j)] = v;
+    }
+  }
+
+  if (fs::exists(dir / "tasks.csv")) p.task_names = read_task_names(dir / "tasks.csv", p.tasks);
+  validate_values(p);
+  return p;
+}
+
+}  // namespace attnswarm

@@ -1,0 +1,43 @@
+// A problem bundle (DESIGN §4) loaded and validated (DESIGN §5). F and A stay memory-mapped;
+// the small per-user and per-task vectors are held as doubles.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "npy.hpp"
+
+namespace attnswarm {
+
+struct problem {
+  std::string source;  // the bundle folder, or a description of a built-in instance
+  std::int64_t users = 0;
+  std::int64_t tasks = 0;
+  int segments = 1;
+  npy_array fitness;     // N x M
+  npy_array attraction;  // N x M
+  std::vector<double> mass;           // N
+  std::vector<std::int32_t> segment;  // N, in [0, segments)
+  std::vector<double> capacity;       // M, +inf where unbounded
+  std::vector<std::string> task_names;  // M, from tasks.csv when the bundle has one
+  std::int64_t idle_users = 0;          // users with no eligible task (F_i = 0)
+
+  std::int64_t dims() const { return static_cast<std::int64_t>(segments) * tasks; }
+  // Reads row i of F (or A) into out[0..M) as doubles.
+  void fitness_row(std::int64_t i, double* out) const { fitness.read_f64(i * tasks, tasks, out); }
+  void attraction_row(std::int64_t i, double* out) const {
+    attraction.read_f64(i * tasks, tasks, out);
+  }
+};
+
+// Largest segment id accepted: policies are segments x tasks, so ids are dense labels.
+constexpr std::int64_t max_segment_id = (1 << 20) - 1;
+
+// Loads and validates a bundle folder; throws input_error with "file: problem at place".
+problem load_problem(const std::string& dir);
+
+// Validates an assembled problem (shapes already consistent); exposed for load_problem.
+void validate_values(problem& p);
+
+}  // namespace attnswarm

@@ -1,0 +1,56 @@
+// The solve pipeline: baseline, shape search, swarm on the boosts, exact final report.
+// Backend-agnostic: it only talks to the backend interface.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend.hpp"
+#include "swarm.hpp"
+
+namespace attnswarm {
+
+struct solve_options {
+  int particles = 128;
+  int iterations = 200;
+  int search_iterations = 15;  // per shape of the grid
+  std::uint64_t seed = 1;
+  topology topo = topology::global;
+  bool falling_inertia = false;  // omega 0.9 -> 0.4 instead of constant 0.7298
+  std::optional<double> tau, beta;
+  double w_max = 4.0;
+  int stall = 50;
+  double tol = 1e-6;
+  double time_limit_s = 0.0;
+  int topk = 0;
+  const std::atomic<bool>* interrupt = nullptr;
+  progress_callback on_progress;  // main swarm only
+  std::function<void(const policy_report&)> on_baseline;  // once the baseline is known
+};
+
+struct shape_trial {
+  shape s;
+  double best_served;  // from the batched evaluation
+};
+
+struct solve_result {
+  shape best_shape;
+  std::vector<double> best_policy;  // S x M
+  policy_report baseline;           // W = 0, tau = 1, beta = 0
+  policy_report best;               // exact report of best_policy under best_shape
+  std::vector<shape_trial> shape_search;  // empty when tau and beta were both given
+  swarm_result swarm;                     // the main swarm
+  bool fell_back_to_baseline = false;     // exact check found no gain over the baseline
+  double elapsed_s = 0.0;
+};
+
+// The shape grid of DESIGN §1, restricted to the fixed value when tau or beta is given.
+std::vector<shape> shape_grid(std::optional<double> tau, std::optional<double> beta);
+
+solve_result solve(const problem& p, backend& b, const solve_options& o);
+
+}  // namespace attnswarm

@@ -1,0 +1,34 @@
+// Output folders that are never half-written: files go to a hidden sibling folder first and
+// are renamed into place only by commit(), after everything was written. Without commit()
+// (an error, an exception) the staging folder is removed and the target is untouched.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace attnswarm {
+
+class staged_dir {
+ public:
+  explicit staged_dir(const std::string& target);
+  ~staged_dir();
+  staged_dir(const staged_dir&) = delete;
+  staged_dir& operator=(const staged_dir&) = delete;
+
+  // Where to write `name` now; it appears in the target folder at commit().
+  std::string path(const std::string& name);
+  // Renames every staged file into the target folder (created if missing); files of the
+  // target that were not staged are left alone.
+  void commit();
+
+ private:
+  std::string target_;
+  std::string staging_;
+  std::vector<std::string> names_;
+  bool committed_ = false;
+};
+
+// Writes text to `path` through a temporary name in the same folder and a rename.
+void write_text_file(const std::string& path, const std::string& text);
+
+}  // namespace attnswarm

@@ -1,0 +1,61 @@
+// The particle swarm engine (DESIGN §2): backend-agnostic, minimizes any batched objective.
+// The random stream is a pure function of (seed, t, p, d) from kernels/attn_math.hpp.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace attnswarm {
+
+enum class topology { global, ring };
+enum class stop_reason { iterations, stall, time_limit, interrupted };
+const char* stop_reason_name(stop_reason r);
+
+struct swarm_options {
+  int particles = 128;
+  int iterations = 200;  // iteration limit (t = 1..iterations)
+  std::uint64_t seed = 1;
+  topology topo = topology::global;
+  double omega = 0.7298;      // inertia; constant unless omega_end is set
+  double omega_end = -1.0;    // >= 0: inertia falls linearly from omega to omega_end
+  double c1 = 1.49618, c2 = 1.49618;
+  double x_lo = -4.0, x_hi = 4.0;             // position bounds (w_max)
+  double init_lo = -4.0, init_hi = 4.0;       // initial positions drawn from here
+  double v_max = 2.0;                         // default 0.25 * (x_hi - x_lo)
+  int stall = 0;        // > 0: stop after this many iterations without improvement
+  double tol = 1e-6;    // relative improvement that resets the stall count
+  double time_limit_s = 0.0;  // > 0: stop after this many seconds
+  const std::atomic<bool>* interrupt = nullptr;  // set (e.g. by SIGINT): stop, keep the best
+  // Positions given to the first particles instead of random draws (particle 0 = baseline).
+  std::vector<std::vector<double>> seeded;
+};
+
+// Minimize: f[p] = objective(x + p*dims) for p < count.
+using batch_objective = std::function<void(const double* x, int count, int dims, double* f)>;
+
+struct swarm_progress {
+  int iteration;
+  double best;       // best objective so far
+  double mean_pbest; // mean of the personal bests
+  double elapsed_s;
+};
+
+struct swarm_result {
+  std::vector<double> best_x;
+  double best = 0.0;
+  int iterations_run = 0;
+  stop_reason reason = stop_reason::iterations;
+  std::vector<swarm_progress> history;  // one entry per iteration, t = 0 (initialisation) first
+  std::int64_t evaluations = 0;
+};
+
+// Called after every iteration (t = 0 included); may print progress.
+using progress_callback = std::function<void(const swarm_progress&, const swarm_options&)>;
+
+swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_options& options,
+                       const progress_callback& on_progress = {});
+
+}  // namespace attnswarm

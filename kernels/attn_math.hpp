@@ -1,0 +1,157 @@
+// The per-element math that the CPU reference and the CUDA backend share (DESIGN §1–2).
+// Compiles under g++ (plain inline functions) and nvcc (__host__ __device__), so both
+// backends draw the same random numbers and apply the same update and model formulas.
+// No CUDA header is included here: ATTN_HD expands to nothing outside nvcc.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define ATTN_HD __host__ __device__ __forceinline__
+#else
+#define ATTN_HD inline
+#endif
+
+namespace attnswarm {
+
+// ---------------------------------------------------------------- Philox4x32-10
+// Salmon et al., "Parallel random numbers: as easy as 1, 2, 3" (SC'11); checked against the
+// Random123 known-answer vectors in tests/test_math.cpp.
+struct philox_ctr {
+  uint32_t v[4];
+};
+struct philox_key {
+  uint32_t v[2];
+};
+
+namespace detail {
+constexpr uint32_t philox_m0 = 0xD2511F53u;
+constexpr uint32_t philox_m1 = 0xCD9E8D57u;
+constexpr uint32_t philox_w0 = 0x9E3779B9u;
+constexpr uint32_t philox_w1 = 0xBB67AE85u;
+
+ATTN_HD void mulhilo32(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo) {
+  const uint64_t product = static_cast<uint64_t>(a) * static_cast<uint64_t>(b);
+  hi = static_cast<uint32_t>(product >> 32);
+  lo = static_cast<uint32_t>(product);
+}
+
+ATTN_HD philox_ctr philox_round(philox_ctr c, philox_key k) {
+  uint32_t hi0, lo0, hi1, lo1;
+  mulhilo32(philox_m0, c.v[0], hi0, lo0);
+  mulhilo32(philox_m1, c.v[2], hi1, lo1);
+  return philox_ctr{{hi1 ^ c.v[1] ^ k.v[0], lo1, hi0 ^ c.v[3] ^ k.v[1], lo0}};
+}
+}  // namespace detail
+
+ATTN_HD philox_ctr philox4x32_10(philox_ctr c, philox_key k) {
+  c = detail::philox_round(c, k);
+  for (int round = 1; round < 10; ++round) {
+    k.v[0] += detail::philox_w0;
+    k.v[1] += detail::philox_w1;
+    c = detail::philox_round(c, k);
+  }
+  return c;
+}
+
+ATTN_HD philox_key philox_key_from_seed(uint64_t seed) {
+  return philox_key{{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)}};
+}
+
+// A 32-bit draw as a double in [0, 1): exact (32 bits fit in the 53-bit mantissa).
+ATTN_HD double uniform_from_bits(uint32_t bits) { return static_cast<double>(bits) * 0x1p-32; }
+
+// The swarm's stream (DESIGN §2): a pure function of (seed, t, p, d). Iteration t = 0 is
+// the initialisation.
+struct swarm_uniforms {
+  double u1, u2;
+};
+ATTN_HD swarm_uniforms swarm_draw(uint64_t seed, uint32_t t, uint32_t p, uint32_t d) {
+  const philox_ctr r = philox4x32_10(philox_ctr{{t, p, d, 0u}}, philox_key_from_seed(seed));
+  return swarm_uniforms{uniform_from_bits(r.v[0]), uniform_from_bits(r.v[1])};
+}
+
+// ---------------------------------------------------------------- swarm update
+struct pso_coeffs {
+  double omega, c1, c2;
+  double v_max;       // |v| <= v_max
+  double x_lo, x_hi;  // positions are clamped to [x_lo, x_hi]
+};
+
+// One coordinate of one particle. fma() is spelled out so that g++ and nvcc round the same
+// way (neither may contract differently), which keeps CPU and CUDA trajectories identical.
+ATTN_HD void pso_update(double& x, double& v, double pbest, double nbest, swarm_uniforms u,
+                        const pso_coeffs& c) {
+  double nv = c.omega * v;
+  nv = fma(c.c1 * u.u1, pbest - x, nv);
+  nv = fma(c.c2 * u.u2, nbest - x, nv);
+  nv = fmin(fmax(nv, -c.v_max), c.v_max);
+  double nx = x + nv;
+  if (nx > c.x_hi) {
+    nx = c.x_hi;
+    nv = 0.0;
+  } else if (nx < c.x_lo) {
+    nx = c.x_lo;
+    nv = 0.0;
+  }
+  x = nx;
+  v = nv;
+}
+
+// Initial position in [lo, hi) and velocity in [-v_max, v_max) from the t = 0 draws.
+ATTN_HD void pso_init(double& x, double& v, swarm_uniforms u, double init_lo, double init_hi,
+                      double v_max) {
+  x = fma(init_hi - init_lo, u.u1, init_lo);
+  v = v_max * fma(2.0, u.u2, -1.0);
+}
+
+// ---------------------------------------------------------------- the model (DESIGN §1)
+// log of the shape weight F^(1/tau) * A^beta; -inf where the pair gets no attention
+// (F = 0, or A = 0 with beta > 0; A^0 = 1 even for A = 0).
+ATTN_HD double shape_log_weight(double f, double a, double inv_tau, double beta) {
+  if (!(f > 0.0)) return -HUGE_VAL;
+  double lw = inv_tau * log(f);
+  if (beta != 0.0) {
+    if (!(a > 0.0)) return -HUGE_VAL;
+    lw = fma(beta, log(a), lw);
+  }
+  return lw;
+}
+
+// The row-normalization weight once the row's largest log-weight is subtracted, so every
+// weight is <= exp(w) and nothing overflows whatever tau and beta.
+ATTN_HD double shape_weight(double log_weight, double row_max_log_weight, double w) {
+  return log_weight == -HUGE_VAL ? 0.0 : exp(log_weight - row_max_log_weight + w);
+}
+
+// One user's row of G0 = F^(1/tau) * A^beta, scaled so that its largest entry is 1 (all 0
+// for a user with no eligible task under this shape). Returns whether any entry is > 0.
+// The plain shape (tau = 1, beta = 0) needs no log or exp: G0 = F / max F.
+template <typename T>
+ATTN_HD bool shape_row(const T* f, const T* a, int m, double inv_tau, double beta, double* g0) {
+  double top = -HUGE_VAL;
+  if (inv_tau == 1.0 && beta == 0.0) {
+    for (int j = 0; j < m; ++j) top = fmax(top, static_cast<double>(f[j]));
+    if (!(top > 0.0)) {
+      for (int j = 0; j < m; ++j) g0[j] = 0.0;
+      return false;
+    }
+    for (int j = 0; j < m; ++j) g0[j] = f[j] > T(0) ? static_cast<double>(f[j]) / top : 0.0;
+    return true;
+  }
+  for (int j = 0; j < m; ++j) {
+    g0[j] = shape_log_weight(f[j], a[j], inv_tau, beta);
+    top = fmax(top, g0[j]);
+  }
+  for (int j = 0; j < m; ++j) g0[j] = top == -HUGE_VAL ? 0.0 : shape_weight(g0[j], top, 0.0);
+  return top != -HUGE_VAL;
+}
+
+// Share of the attention sent to a task that it can serve: min(1, cap / L), 1 when L = 0.
+ATTN_HD double capacity_factor(double capacity, double load) {
+  if (!(load > 0.0) || !(capacity < load)) return 1.0;
+  return capacity / load;
+}
+
+}  // namespace attnswarm

@@ -1,0 +1,205 @@
+// The CLI end to end on generated bundles: generate, solve, eval, info, and what each leaves.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "npy.hpp"
+#include "test_util.hpp"
+
+namespace attnswarm {
+namespace {
+
+using nlohmann::json;
+using testing::run_cli;
+using testing::temp_dir;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string l; std::getline(ss, l);) out.push_back(l);
+  return out;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bundle_ = tmp_ / "bundle";
+    const auto r = run_cli("generate --users 3001 --tasks 11 --segments 3 --seed 7 --out " + bundle_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_NE(r.out.find("3001 users x 11 tasks x 3 segments"), std::string::npos) << r.out;
+  }
+  temp_dir tmp_;
+  std::string bundle_;
+};
+
+TEST_F(Cli, GenerateIsDeterministicAndBinding) {
+  const auto r = run_cli("generate --users 3001 --tasks 11 --segments 3 --seed 7 --out " + (tmp_ / "again"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* f : {"fitness.npy", "attraction.npy", "mass.npy", "segment.npy", "capacity.npy"})
+    EXPECT_EQ(slurp(bundle_ + "/" + f), slurp(tmp_ / "again" + "/" + f)) << f;
+  const auto e = run_cli("eval --json --problem " + bundle_);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const json j = json::parse(e.out);
+  int overloaded = 0;
+  for (int t = 0; t < 11; ++t)
+    if (!j["capacity"][t].is_null() && j["load"][t].get<double>() > j["capacity"][t].get<double>()) ++overloaded;
+  EXPECT_GE(overloaded, 2);
+  EXPECT_LT(j["served"].get<double>(), j["utilization"].get<double>());
+}
+
+TEST_F(Cli, SolveWritesEveryOutput) {
+  const std::string out = tmp_ / "out";
+  const auto r = run_cli("solve --quiet --problem " + bundle_ +
+                         " --particles 16 --iterations 20 --search-iterations 3 --topk 3 --seed 5 --json --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json printed = json::parse(r.out);
+  const json s = json::parse(slurp(out + "/summary.json"));
+  EXPECT_EQ(printed, s);
+  for (const char* key : {"users", "tasks", "segments", "backend", "particles", "seed", "tau", "beta", "iterations_run",
+                          "stop_reason", "baseline_utilization", "baseline_served", "best_utilization", "best_served",
+                          "improvement", "idle_users", "elapsed_s"})
+    EXPECT_TRUE(s.contains(key)) << key;
+  EXPECT_EQ(s["users"], 3001);
+  EXPECT_EQ(s["tasks"], 11);
+  EXPECT_EQ(s["segments"], 3);
+  EXPECT_EQ(s["backend"], "cpu");
+  EXPECT_EQ(s["shape_search"].size(), 12u);
+  EXPECT_GE(s["best_served"].get<double>(), s["baseline_served"].get<double>());
+  EXPECT_NEAR(s["improvement"].get<double>(),
+              s["best_served"].get<double>() / s["baseline_served"].get<double>() - 1.0, 1e-12);
+  EXPECT_GT(s["improvement"].get<double>(), 0.0);
+
+  const auto conv = lines(slurp(out + "/convergence.csv"));
+  EXPECT_EQ(conv.front(), "iteration,best_served,mean_pbest,elapsed_s");
+  EXPECT_EQ(conv.size(), 2u + s["iterations_run"].get<std::size_t>());
+  const auto tasks = lines(slurp(out + "/tasks.csv"));
+  EXPECT_EQ(tasks.front(), "task,capacity,baseline_load,best_load,best_value,served_fraction");
+  EXPECT_EQ(tasks.size(), 12u);
+
+  npy_array policy(out + "/policy.npy");
+  EXPECT_EQ(policy.type(), dtype::f64);
+  EXPECT_EQ(policy.shape(), (std::vector<std::int64_t>{3, 11}));
+  npy_array tt(out + "/topk_task.npy"), ts(out + "/topk_share.npy");
+  EXPECT_EQ(tt.type(), dtype::i32);
+  EXPECT_EQ(ts.type(), dtype::f32);
+  EXPECT_EQ(tt.shape(), (std::vector<std::int64_t>{3001, 3}));
+  for (std::int64_t k = 0; k < tt.size(); ++k) {
+    ASSERT_GE(tt.get_i64(k), -1);
+    ASSERT_LT(tt.get_i64(k), 11);
+  }
+
+  // eval of the written policy reads its shape from summary.json and reproduces best_served.
+  const auto e = run_cli("eval --json --quiet --problem " + bundle_ + " --policy " + out + "/policy.npy");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const json ej = json::parse(e.out);
+  EXPECT_DOUBLE_EQ(ej["served"].get<double>(), s["best_served"].get<double>());
+  EXPECT_EQ(ej["load"].size(), 11u);
+  EXPECT_EQ(ej["value"].size(), 11u);
+  EXPECT_TRUE(ej.contains("idle_users"));
+  EXPECT_TRUE(ej.contains("utilization"));
+}
+
+json solve_summary(const std::string& args) {
+  const auto r = run_cli("solve --quiet --json " + args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  j.erase("elapsed_s");
+  j.erase("threads");
+  j.erase("device");
+  return j;
+}
+
+TEST_F(Cli, SameSeedSameSummaryAnyThreadCount) {
+  const std::string args = "--problem " + bundle_ + " --particles 12 --iterations 15 --search-iterations 2 --seed 9";
+  const json a = solve_summary(args + " --threads 1");
+  const json b = solve_summary(args + " --threads 2");
+  const json c = solve_summary(args + " --threads 2");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(b, c);
+  const json d = solve_summary("--problem " + bundle_ + " --particles 12 --iterations 15 --search-iterations 2 --seed 10");
+  EXPECT_NE(a["best_served"], d["best_served"]);
+}
+
+TEST_F(Cli, FixedShapeSkipsTheSearch) {
+  const json s = solve_summary("--problem " + bundle_ + " --particles 8 --iterations 5 --tau 0.5 --beta 2 --topology ring");
+  EXPECT_EQ(s["shape_searched"], false);
+  EXPECT_EQ(s["tau"], 0.5);
+  EXPECT_EQ(s["beta"], 2.0);
+  EXPECT_EQ(s["topology"], "ring");
+  const json t = solve_summary("--problem " + bundle_ + " --particles 8 --iterations 5 --search-iterations 2 --tau 0.5");
+  EXPECT_EQ(t["shape_search"].size(), 4u);  // beta searched, tau fixed
+}
+
+TEST_F(Cli, StallStopsEarly) {
+  const json s = solve_summary("--problem " + bundle_ + " --particles 4 --iterations 10000 --tau 1 --beta 0 --stall 3 --tol 0.5");
+  EXPECT_EQ(s["stop_reason"], "stall");
+  EXPECT_EQ(s["iterations_run"], 3);
+}
+
+TEST_F(Cli, ExistingOutputFolderKeepsForeignFilesAndFailedSolveWritesNothing) {
+  const std::string out = tmp_ / "out";
+  std::filesystem::create_directories(out);
+  { std::ofstream(out + "/notes.txt") << "mine"; }
+  const auto r = run_cli("solve --quiet --problem " + bundle_ + " --particles 4 --iterations 2 --tau 1 --beta 0 --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(slurp(out + "/notes.txt"), "mine");
+  EXPECT_TRUE(std::filesystem::exists(out + "/summary.json"));
+  const std::string before = slurp(out + "/summary.json");
+  const auto bad = run_cli("solve --quiet --problem " + bundle_ + " --particles 0 --out " + out);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--particles"), std::string::npos);
+  EXPECT_EQ(slurp(out + "/summary.json"), before);
+  // no staging folders are left beside the output
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.path()))
+    EXPECT_EQ(e.path().filename().string().find(".out.partial"), std::string::npos) << e.path();
+}
+
+TEST(CliMisc, InfoSaysWhetherCudaIsCompiledIn) {
+  const auto r = run_cli("info --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_TRUE(j.contains("version"));
+  EXPECT_TRUE(j["cuda_compiled"].is_boolean());
+  EXPECT_TRUE(j["devices"].is_array());
+  if (j["devices"].empty()) {
+    EXPECT_TRUE(j.contains("note"));
+  }
+  for (const auto& d : j["devices"]) EXPECT_EQ(d["selftest"], "passed");
+}
+
+TEST(CliMisc, CudaBackendWithoutADeviceIsAClearError) {
+  const auto info = json::parse(run_cli("info --json").out);
+  if (!info["devices"].empty()) GTEST_SKIP() << "a CUDA device is present";
+  temp_dir tmp;
+  ASSERT_EQ(run_cli("generate --users 10 --tasks 3 --out " + (tmp / "b")).exit_code, 0);
+  const auto r = run_cli("solve --backend cuda --problem " + (tmp / "b"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--backend cuda"), std::string::npos) << r.err;
+  const std::string why = info["cuda_compiled"] ? "no usable CUDA device" : "CUDA was not compiled in";
+  EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+}
+
+TEST(CliMisc, BadOptionsExitTwo) {
+  EXPECT_EQ(run_cli("solve --topology star --iterations 1").exit_code, 2);
+  EXPECT_EQ(run_cli("solve --tau 0").exit_code, 2);
+  EXPECT_EQ(run_cli("solve --no-such-flag").exit_code, 2);
+  EXPECT_EQ(run_cli("generate --users 10").exit_code, 2);
+  EXPECT_EQ(run_cli("").exit_code, 2);
+  for (const char* cmd : {"solve", "eval", "generate", "info"}) {
+    const auto r = run_cli(std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << ": " << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace attnswarm

@@ -1,0 +1,172 @@
+// Loading and validating bundles (DESIGN §5): every rejection names the file, the problem
+// and the place, through the library and through the CLI with exit code 2.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "errors.hpp"
+#include "problem.hpp"
+#include "test_util.hpp"
+
+namespace attnswarm {
+namespace {
+
+using testing::instance;
+using testing::temp_dir;
+
+instance small_instance() {
+  std::mt19937_64 rng(5);
+  testing::instance_options o;
+  o.users = 6;
+  o.tasks = 4;
+  o.segments = 2;
+  o.zero_rows = 0.0;
+  return testing::random_instance(rng, o);
+}
+
+TEST(LoadProblem, ReadsABundleAndCountsIdleUsers) {
+  temp_dir tmp;
+  instance in = small_instance();
+  for (int j = 0; j < 4; ++j) in.fitness[2 * 4 + j] = 0.0;  // user 2 has no eligible task
+  std::int64_t idle = 0;
+  for (int i = 0; i < 6; ++i) idle += std::all_of(&in.fitness[i * 4], &in.fitness[i * 4 + 4], [](double f) { return f == 0.0; });
+  ASSERT_GE(idle, 1);
+  testing::write_bundle(tmp / "b", in, dtype::f64);
+  const problem p = load_problem(tmp / "b");
+  EXPECT_EQ(p.users, 6);
+  EXPECT_EQ(p.tasks, 4);
+  EXPECT_EQ(p.segments, 2);
+  EXPECT_EQ(p.idle_users, idle);
+  EXPECT_EQ(p.mass[3], in.mass[3]);
+  EXPECT_EQ(p.capacity, in.capacity);
+}
+
+TEST(LoadProblem, DefaultsWhenOptionalFilesAreAbsent) {
+  temp_dir tmp;
+  instance in = small_instance();
+  in.mass.clear();
+  in.segment.clear();
+  in.capacity.clear();
+  testing::write_bundle(tmp / "b", in);
+  const problem p = load_problem(tmp / "b");
+  EXPECT_EQ(p.segments, 1);
+  for (double r : p.mass) EXPECT_EQ(r, 1.0);
+  for (double c : p.capacity) EXPECT_TRUE(std::isinf(c));
+}
+
+struct bad_case {
+  const char* name;
+  void (*spoil)(instance&, const std::string& dir);  // after the bundle was written
+  const char* file;
+  const char* message;  // a fragment of the one-line error
+};
+
+void rewrite(const std::string& dir, const instance& in) { testing::write_bundle(dir, in); }
+
+const bad_case bad_cases[] = {
+    {"nan_in_fitness", [](instance& in, const std::string& d) { in.fitness[1 * 4 + 2] = NAN; rewrite(d, in); },
+     "fitness.npy", "NaN at row 1, column 2"},
+    {"inf_in_attraction",
+     [](instance& in, const std::string& d) { in.attraction[5 * 4 + 3] = INFINITY; rewrite(d, in); },
+     "attraction.npy", "infinite value at row 5, column 3"},
+    {"negative_fitness", [](instance& in, const std::string& d) { in.fitness[0 * 4 + 1] = -0.5; rewrite(d, in); },
+     "fitness.npy", "negative value at row 0, column 1"},
+    {"negative_attraction",
+     [](instance& in, const std::string& d) { in.attraction[3 * 4 + 0] = -1.0; rewrite(d, in); }, "attraction.npy",
+     "negative value at row 3, column 0"},
+    {"negative_mass", [](instance& in, const std::string& d) { in.mass[4] = -2.0; rewrite(d, in); }, "mass.npy",
+     "negative value at row 4"},
+    {"nan_mass", [](instance& in, const std::string& d) { in.mass[2] = NAN; rewrite(d, in); }, "mass.npy",
+     "NaN at row 2"},
+    {"zero_capacity", [](instance& in, const std::string& d) { in.capacity[3] = 0.0; rewrite(d, in); },
+     "capacity.npy", "is not > 0 at row 3"},
+    {"negative_capacity", [](instance& in, const std::string& d) { in.capacity[1] = -4.0; rewrite(d, in); },
+     "capacity.npy", "is not > 0 at row 1"},
+    {"negative_segment", [](instance& in, const std::string& d) { in.segment[3] = -1; rewrite(d, in); },
+     "segment.npy", "segment id -1 out of range"},
+    {"huge_segment", [](instance& in, const std::string& d) { in.segment[5] = 1 << 30; rewrite(d, in); },
+     "segment.npy", "at row 5"},
+    {"attraction_wrong_shape",
+     [](instance&, const std::string& d) {
+       const float f[3] = {1, 2, 3};
+       write_npy(d + "/attraction.npy", dtype::f32, {3, 1}, f);
+     },
+     "attraction.npy", "shape (3, 1) does not match (6, 4)"},
+    {"mass_wrong_length",
+     [](instance&, const std::string& d) {
+       const double r[5] = {1, 1, 1, 1, 1};
+       write_npy(d + "/mass.npy", dtype::f64, {5}, r);
+     },
+     "mass.npy", "shape (5,) does not match (6,)"},
+    {"fitness_not_2d",
+     [](instance&, const std::string& d) {
+       const float f[4] = {1, 2, 3, 4};
+       write_npy(d + "/fitness.npy", dtype::f32, {4}, f);
+     },
+     "fitness.npy", "is not 2-D"},
+    {"fitness_int_dtype",
+     [](instance&, const std::string& d) {
+       const std::int32_t f[24] = {};
+       write_npy(d + "/fitness.npy", dtype::i32, {6, 4}, f);
+     },
+     "fitness.npy", "dtype int32 not accepted"},
+    {"segment_float_dtype",
+     [](instance&, const std::string& d) {
+       const double s[6] = {};
+       write_npy(d + "/segment.npy", dtype::f64, {6}, s);
+     },
+     "segment.npy", "dtype float64 not accepted"},
+    {"truncated_attraction",
+     [](instance&, const std::string& d) {
+       std::filesystem::resize_file(d + "/attraction.npy", std::filesystem::file_size(d + "/attraction.npy") - 9);
+     },
+     "attraction.npy", "truncated file"},
+    {"missing_fitness", [](instance&, const std::string& d) { std::filesystem::remove(d + "/fitness.npy"); },
+     "fitness.npy", "missing (required)"},
+};
+
+void PrintTo(const bad_case& c, std::ostream* os) { *os << c.name; }
+
+class BadInput : public ::testing::TestWithParam<bad_case> {};
+
+TEST_P(BadInput, IsRejectedWithFileProblemAndPlace) {
+  const bad_case& c = GetParam();
+  temp_dir tmp;
+  const std::string dir = tmp / "b";
+  instance in = small_instance();
+  testing::write_bundle(dir, in);
+  c.spoil(in, dir);
+  const std::string file = dir + "/" + c.file;
+  try {
+    load_problem(dir);
+    FAIL() << "accepted";
+  } catch (const input_error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_EQ(msg.rfind(file, 0), 0u) << msg;
+    EXPECT_NE(msg.find(c.message), std::string::npos) << msg;
+  }
+  // The CLI says the same on one line and exits 2, leaving no output folder.
+  const auto r = testing::run_cli("solve --quiet --iterations 1 --problem " + dir + " --out " + (tmp / "out"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "out"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Design5, BadInput, ::testing::ValuesIn(bad_cases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(LoadProblem, MissingFolderIsAnInputError) {
+  EXPECT_THROW(load_problem("/nonexistent/attnswarm/bundle"), input_error);
+  const auto r = testing::run_cli("eval --problem /nonexistent/attnswarm/bundle");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("/nonexistent/attnswarm/bundle: not a bundle folder"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace attnswarm

@@ -1,0 +1,62 @@
+// Helpers shared by the tests: temporary folders, random bundles, running the CLI.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "npy.hpp"
+#include "problem.hpp"
+
+namespace attnswarm::testing {
+
+// A fresh folder under the system temp dir, removed with everything in it.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A problem held in plain vectors, the way a test builds it.
+struct instance {
+  std::int64_t users = 0, tasks = 0;
+  std::vector<double> fitness, attraction;  // N x M, already rounded to float32 when f32
+  std::vector<double> mass;                 // N (empty: no mass.npy)
+  std::vector<std::int32_t> segment;        // N (empty: no segment.npy)
+  std::vector<double> capacity;             // M (empty: no capacity.npy), may hold +inf
+  int segments() const;
+};
+
+struct instance_options {
+  std::int64_t users = 100, tasks = 7;
+  int segments = 1;
+  double ineligible = 0.3;   // share of F entries that are 0
+  double zero_attraction = 0.1;
+  double zero_rows = 0.05;   // share of users with no eligible task
+  double infinite_capacity = 0.2;
+  bool with_capacity = true;
+};
+
+instance random_instance(std::mt19937_64& rng, const instance_options& o);
+
+// Writes a bundle folder; F and A in `type` (f32 or f64).
+void write_bundle(const std::string& dir, const instance& in, dtype type = dtype::f32);
+
+struct command_result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs the attnswarm binary built beside the tests with the given arguments.
+command_result run_cli(const std::string& args);
+
+}  // namespace attnswarm::testing
