@@ -29,6 +29,14 @@ struct policy_report {
   std::vector<float> topk_share;        // N x topk, B_ij
 };
 
+// Sums over users of the dual's per-user terms at one price vector (see dual_row in
+// kernels/attn_math.hpp): sum_i r_i exact_i, sum_i r_i smooth_i, and per task sum_i r_i p_ij.
+struct dual_sums {
+  double exact = 0.0;
+  double smooth = 0.0;
+  std::vector<double> soft_load;  // M
+};
+
 class backend {
  public:
   virtual ~backend() = default;
@@ -42,6 +50,8 @@ class backend {
   virtual void evaluate(const double* policies, int count, double* served) = 0;
   // Exact float64 report of one policy; with topk > 0 also the per-user top-k allocation.
   virtual policy_report report(const double* policy, const shape& s, int topk) = 0;
+  // One pass of the bound's optimizer over all users (float64 throughout).
+  virtual dual_sums dual_pass(const double* lambda, double gamma) = 0;
 };
 
 // "cpu", "cuda" or "auto" (CUDA when compiled in and a device is usable, else CPU). Throws

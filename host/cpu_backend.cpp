@@ -209,6 +209,40 @@ class cpu_backend final : public backend {
     return rep;
   }
 
+  dual_sums dual_pass(const double* lambda, double gamma) override {
+    const std::int64_t m = p_.tasks, n = p_.users;
+    const std::int64_t nchunks = std::max<std::int64_t>(1, (n + k_report_chunk - 1) / k_report_chunk);
+    std::vector<double> part(static_cast<std::size_t>(nchunks * (m + 2)), 0.0);
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<double> f(m), a(m), pr(m);
+#pragma omp for schedule(dynamic, 1)
+      for (std::int64_t c = 0; c < nchunks; ++c) {
+        double* acc = part.data() + c * (m + 2);
+        for (std::int64_t i = c * k_report_chunk; i < std::min(n, (c + 1) * k_report_chunk); ++i) {
+          const double r = p_.mass[static_cast<std::size_t>(i)];
+          if (!(r > 0.0)) continue;
+          p_.fitness_row(i, f.data());
+          p_.attraction_row(i, a.data());
+          double exact, smooth;
+          dual_row(f.data(), a.data(), static_cast<int>(m), lambda, gamma, pr.data(), exact, smooth);
+          acc[0] += r * exact;
+          acc[1] += r * smooth;
+          for (std::int64_t j = 0; j < m; ++j) acc[2 + j] += r * pr[j];
+        }
+      }
+    }
+    dual_sums d;
+    d.soft_load.assign(m, 0.0);
+    for (std::int64_t c = 0; c < nchunks; ++c) {
+      const double* acc = part.data() + c * (m + 2);
+      d.exact += acc[0];
+      d.smooth += acc[1];
+      for (std::int64_t j = 0; j < m; ++j) d.soft_load[j] += acc[2 + j];
+    }
+    return d;
+  }
+
  private:
   void group_users_by_segment() {
     std::vector<std::int64_t> count(p_.segments + 1, 0);

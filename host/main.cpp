@@ -1,4 +1,4 @@
-// The attnswarm command line: solve, eval, generate, info. Bad input is one line on stderr
+// The attnswarm command line: solve, eval, bound, generate, info. Bad input is one line on stderr
 // and exit code 2; an internal failure is exit code 1.
 #include <omp.h>
 #include <unistd.h>
@@ -24,6 +24,8 @@
 #include "generator.hpp"
 #include "outputs.hpp"
 #include "solver.hpp"
+#include "staged_dir.hpp"
+#include "bound.hpp"
 
 #ifndef ATTNSWARM_VERSION
 #define ATTNSWARM_VERSION "0.0.0"
@@ -76,6 +78,7 @@ void check_solve_flags(solve_flags& f) {
   if (f.o.stall < 0) throw input_error("--stall: must be >= 0 (0 = never)");
   if (f.o.time_limit_s < 0) throw input_error("--time-limit: must be >= 0 (0 = none)");
   if (f.o.topk < 0) throw input_error("--topk: must be >= 0");
+  if (f.o.bound_opts.iterations < 0) throw input_error("--bound-iterations: must be >= 0");
   if (f.tau && !(*f.tau > 0.0 && std::isfinite(*f.tau))) throw input_error("--tau: must be a finite number > 0");
   if (f.beta && !(*f.beta >= 0.0 && std::isfinite(*f.beta))) throw input_error("--beta: must be a finite number >= 0");
   if (f.topology == "global") f.o.topo = topology::global;
@@ -131,6 +134,10 @@ int run_solve(solve_flags& f) {
               << fmt("%.6g", r.best.utilization) << "\n"
               << "improvement    " << fmt("%+.3f%%", r.baseline.served > 0 ? (r.best.served / r.baseline.served - 1) * 100 : 0.0)
               << (r.fell_back_to_baseline ? " (no gain found: baseline kept)" : "") << "\n"
+              << (r.bound ? "upper bound    " + fmt("%.6g", r.bound->upper_bound) + " (gap " +
+                                fmt("%.3f%%", 100.0 * (r.bound->upper_bound - r.best.served) / r.bound->upper_bound) +
+                                " to the best allocation of any kind)\n"
+                          : std::string())
               << "iterations     " << r.swarm.iterations_run << " (stopped: " << stop_reason_name(r.swarm.reason) << ")\n"
               << "elapsed        " << fmt("%.2f s", r.elapsed_s) << "\n";
     if (!f.out.empty()) std::cout << "written        " << f.out << "\n";
@@ -194,6 +201,43 @@ int run_eval(eval_flags& f) {
     for (std::int64_t t = 0; t < p.tasks; ++t)
       std::cout << t << "  " << fmt("%.6g", p.capacity[t]) << "  " << fmt("%.6g", rep.load[t]) << "  "
                 << fmt("%.6g", rep.value[t]) << "  " << fmt("%.4f", capacity_factor(p.capacity[t], rep.load[t])) << "\n";
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- bound
+struct bound_flags {
+  common_flags c;
+  bound_options o;
+  std::string out;
+};
+
+int run_bound(bound_flags& f) {
+  if (f.o.iterations < 0) throw input_error("--iterations: must be >= 0");
+  if (!(f.o.tolerance > 0.0)) throw input_error("--tolerance: must be > 0");
+  apply_threads(f.c.threads);
+  problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
+  auto b = make_backend("cpu", p, f.c.threads);
+  f.o.interrupt = &g_interrupted;
+  std::signal(SIGINT, on_sigint);
+  const bound_result r = compute_bound(p, *b, f.o);
+  std::signal(SIGINT, SIG_DFL);
+  const auto j = bound_json(p, r);
+  if (!f.out.empty()) {
+    staged_dir out(f.out);
+    write_npy(out.path("prices.npy"), dtype::f64, {p.tasks}, r.prices.data());
+    write_text_file(out.path("bound.json"), j.dump(2) + "\n");
+    out.commit();
+  }
+  if (f.c.json) {
+    std::cout << j.dump(2) << std::endl;
+  } else {
+    std::cout << "upper_bound       " << fmt("%.9g", r.upper_bound) << "\n"
+              << "bound_iterations  " << r.iterations << " (" << r.passes << " passes, "
+              << (r.converged ? "converged" : "iteration limit reached") << ", " << fmt("%.2f s", r.elapsed_s) << ")\n"
+              << "prices           ";
+    for (double v : r.prices) std::cout << " " << fmt("%.6g", v);
+    std::cout << "\n";
   }
   return 0;
 }
@@ -277,6 +321,9 @@ int main(int argc, char** argv) {
   solve_cmd->add_option("--threads", sf.c.threads, "CPU threads (0 = all cores)")->capture_default_str();
   solve_cmd->add_option("--topk", sf.o.topk, "write each user's K largest allocations")->capture_default_str();
   solve_cmd->add_option("--out", sf.out, "output folder (written only when the solve succeeded)");
+  solve_cmd->add_flag("--no-bound", [&sf](std::int64_t) { sf.o.bound = false; }, "skip the certified upper bound");
+  solve_cmd->add_option("--bound-iterations", sf.o.bound_opts.iterations, "gradient steps of the bound")
+      ->capture_default_str();
   solve_cmd->add_flag("--json", sf.c.json, "print the summary as JSON on stdout");
   solve_cmd->add_flag("--quiet", sf.c.quiet, "no progress line or notes on stderr");
 
@@ -307,6 +354,17 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--threads", gen_threads, "CPU threads (0 = all cores)");
   gen_cmd->add_flag("--quiet", gen_quiet, "print nothing");
 
+  bound_flags bf;
+  auto* bound_cmd = app.add_subcommand("bound", "the certified upper bound on served utilization (any allocation)");
+  bound_cmd->add_option("--problem", bf.c.problem_dir, "bundle folder (default: the built-in instance)");
+  bound_cmd->add_option("--iterations", bf.o.iterations, "gradient steps, all stages together")->capture_default_str();
+  bound_cmd->add_option("--tolerance", bf.o.tolerance, "target relative distance to the LP optimum")
+      ->capture_default_str();
+  bound_cmd->add_option("--threads", bf.c.threads, "CPU threads (0 = all cores)");
+  bound_cmd->add_option("--out", bf.out, "folder for prices.npy and bound.json");
+  bound_cmd->add_flag("--json", bf.c.json, "print JSON on stdout");
+  bound_cmd->add_flag("--quiet", bf.c.quiet, "no notes on stderr");
+
   bool info_json = false;
   auto* info_cmd = app.add_subcommand("info", "version, whether CUDA was compiled in, devices seen");
   info_cmd->add_flag("--json", info_json, "print JSON on stdout");
@@ -320,6 +378,7 @@ int main(int argc, char** argv) {
   try {
     if (*solve_cmd) return run_solve(sf);
     if (*eval_cmd) return run_eval(ef);
+    if (*bound_cmd) return run_bound(bf);
     if (*gen_cmd) return run_generate(go, gen_out, gen_threads, gen_quiet);
     if (*info_cmd) return run_info_cmd(info_json);
   } catch (const input_error& e) {

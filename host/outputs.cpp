@@ -65,7 +65,28 @@ nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, co
                                              : nlohmann::ordered_json(nullptr);
   j["fell_back_to_baseline"] = r.fell_back_to_baseline;
   j["idle_users"] = r.best.idle_users;
+  if (r.bound) {
+    j["upper_bound"] = r.bound->upper_bound;
+    j["gap"] = r.bound->upper_bound > 0.0 ? (r.bound->upper_bound - r.best.served) / r.bound->upper_bound : 0.0;
+    j["bound_iterations"] = r.bound->iterations;
+    j["bound_converged"] = r.bound->converged;
+    j["bound_elapsed_s"] = r.bound->elapsed_s;
+  }
   j["elapsed_s"] = r.elapsed_s;
+  return j;
+}
+
+nlohmann::ordered_json bound_json(const problem& p, const bound_result& b) {
+  nlohmann::ordered_json j;
+  j["users"] = p.users;
+  j["tasks"] = p.tasks;
+  j["upper_bound"] = b.upper_bound;
+  j["bound_iterations"] = b.iterations;
+  j["passes"] = b.passes;
+  j["converged"] = b.converged;
+  j["gamma"] = b.gamma;
+  j["elapsed_s"] = b.elapsed_s;
+  j["prices"] = b.prices;
   return j;
 }
 

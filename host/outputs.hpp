@@ -25,6 +25,9 @@ void write_solve_outputs(const std::string& dir, const problem& p, const nlohman
 // Numbers of one policy as printed by `eval` (keys utilization, served, idle_users, load, value).
 nlohmann::ordered_json report_json(const problem& p, const shape& s, const policy_report& rep);
 
+// What `bound` prints: upper_bound, bound_iterations, passes, converged, gamma, prices.
+nlohmann::ordered_json bound_json(const problem& p, const bound_result& b);
+
 // JSON has no infinity: capacities that are unbounded are written as null.
 nlohmann::ordered_json finite_or_null(double v);
 

@@ -94,6 +94,11 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     res.best_policy = zero;
     res.best = b.report(zero.data(), shape{}, o.topk);
   }
+  if (o.bound) {
+    bound_options bo = o.bound_opts;
+    bo.interrupt = o.interrupt;
+    res.bound = compute_bound(p, b, bo);
+  }
   res.elapsed_s = elapsed();
   return res;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "bound.hpp"
 #include "swarm.hpp"
 
 namespace attnswarm {
@@ -27,6 +28,8 @@ struct solve_options {
   double tol = 1e-6;
   double time_limit_s = 0.0;
   int topk = 0;
+  bool bound = true;          // compute the certified upper bound and the gap
+  bound_options bound_opts;
   const std::atomic<bool>* interrupt = nullptr;
   progress_callback on_progress;  // main swarm only
   std::function<void(const policy_report&)> on_baseline;  // once the baseline is known
@@ -45,6 +48,7 @@ struct solve_result {
   std::vector<shape_trial> shape_search;  // empty when tau and beta were both given
   swarm_result swarm;                     // the main swarm
   bool fell_back_to_baseline = false;     // exact check found no gain over the baseline
+  std::optional<bound_result> bound;      // absent with --no-bound
   double elapsed_s = 0.0;
 };
 

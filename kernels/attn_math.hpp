@@ -148,6 +148,32 @@ ATTN_HD bool shape_row(const T* f, const T* a, int m, double inv_tau, double bet
   return top != -HUGE_VAL;
 }
 
+// One user's term of the dual bound (DESIGN §1, "Certified upper bound") at prices lambda:
+//   exact  = max(0, max_{j: F_j > 0} (A_j - lambda_j))
+//   smooth = gamma * log(1 + sum_{j: F_j > 0} exp((A_j - lambda_j) / gamma))   (>= exact)
+// and p_j, the derivative of smooth with respect to -lambda_j (a softmax share, 0 where
+// ineligible). Computed around the row maximum so nothing overflows for small gamma.
+template <typename T>
+ATTN_HD void dual_row(const T* f, const T* a, int m, const double* lambda, double gamma, double* p,
+                      double& exact, double& smooth) {
+  double top = 0.0;
+  for (int j = 0; j < m; ++j)
+    if (f[j] > T(0) && static_cast<double>(a[j]) - lambda[j] > top) top = static_cast<double>(a[j]) - lambda[j];
+  // Terms below exp(-50) cannot change a sum that is >= 1 in float64; skipping them also
+  // keeps exp() off its slow underflow path when gamma is small.
+  const double inv_gamma = 1.0 / gamma;
+  const double z0 = -top * inv_gamma;
+  double sum = z0 > -50.0 ? exp(z0) : 0.0;  // the "0" option
+  for (int j = 0; j < m; ++j) {
+    const double z = (static_cast<double>(a[j]) - lambda[j] - top) * inv_gamma;
+    p[j] = f[j] > T(0) && z > -50.0 ? exp(z) : 0.0;
+    sum += p[j];
+  }
+  for (int j = 0; j < m; ++j) p[j] /= sum;
+  exact = top;
+  smooth = top + gamma * log(sum);
+}
+
 // Share of the attention sent to a task that it can serve: min(1, cap / L), 1 when L = 0.
 ATTN_HD double capacity_factor(double capacity, double load) {
   if (!(load > 0.0) || !(capacity < load)) return 1.0;

@@ -113,6 +113,7 @@ json solve_summary(const std::string& args) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   j.erase("elapsed_s");
+  j.erase("bound_elapsed_s");
   j.erase("threads");
   j.erase("device");
   return j;

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages attnswarm builds and tests with, when any is missing.
 # The CUDA toolkit is not a Debian package here: nvcc is used when it is on PATH.
 set -euo pipefail
-packages=(cmake ninja-build g++ libcli11-dev nlohmann-json3-dev libopenblas-dev libgtest-dev
+packages=(cmake ninja-build g++ pkg-config libcli11-dev nlohmann-json3-dev libopenblas-dev libgtest-dev
           python3-numpy coinor-libclp-dev)
 missing=()
 for p in "${packages[@]}"; do

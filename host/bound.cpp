@@ -1,0 +1,171 @@
+// FISTA with backtracking and function-value restarts, on D_gamma for a falling sequence of
+// gamma. Each pass over the users returns the smoothed value, the exact value and the
+// gradient at once, so every point the optimizer visits also yields a valid exact bound;
+// the smallest is reported.
+#include "bound.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+namespace attnswarm {
+
+namespace {
+
+struct evaluated {
+  std::vector<double> lambda;
+  double smooth = 0.0;  // D_gamma(lambda)
+  double exact = 0.0;   // D(lambda)
+  std::vector<double> grad;
+};
+
+class dual_oracle {
+ public:
+  dual_oracle(const problem& p, backend& b, const std::function<void(int, double)>& on_pass)
+      : p_(p), b_(b), on_pass_(on_pass) {}
+
+  evaluated at(const std::vector<double>& lambda, double gamma) {
+    ++passes;
+    const dual_sums s = b_.dual_pass(lambda.data(), gamma);
+    evaluated e;
+    e.lambda = lambda;
+    double linear = 0.0;
+    e.grad.assign(lambda.size(), 0.0);
+    for (std::size_t j = 0; j < lambda.size(); ++j) {
+      if (!std::isfinite(p_.capacity[j])) continue;
+      linear += p_.capacity[j] * lambda[j];
+      e.grad[j] = p_.capacity[j] - s.soft_load[j];
+    }
+    e.smooth = s.smooth + linear;
+    e.exact = s.exact + linear;
+    if (e.exact < best.exact || best.lambda.empty()) best = e;
+    if (on_pass_) on_pass_(passes, best.exact);
+    return e;
+  }
+
+  int passes = 0;
+  evaluated best;
+
+ private:
+  const problem& p_;
+  backend& b_;
+  const std::function<void(int, double)>& on_pass_;
+};
+
+std::vector<double> project_step(const problem& p, const std::vector<double>& y, const std::vector<double>& g,
+                                 double step) {
+  std::vector<double> x(y.size(), 0.0);
+  for (std::size_t j = 0; j < y.size(); ++j)
+    if (std::isfinite(p.capacity[j])) x[j] = std::max(0.0, y[j] - step * g[j]);
+  return x;
+}
+
+double dot_diff(const std::vector<double>& g, const std::vector<double>& x, const std::vector<double>& y) {
+  double s = 0.0;
+  for (std::size_t j = 0; j < x.size(); ++j) s += g[j] * (x[j] - y[j]);
+  return s;
+}
+
+double sq_dist(const std::vector<double>& x, const std::vector<double>& y) {
+  double s = 0.0;
+  for (std::size_t j = 0; j < x.size(); ++j) s += (x[j] - y[j]) * (x[j] - y[j]);
+  return s;
+}
+
+}  // namespace
+
+double dual_value(const problem& p, backend& b, const std::vector<double>& lambda) {
+  const std::function<void(int, double)> none;
+  dual_oracle oracle(p, b, none);
+  return oracle.at(lambda, 1.0).exact;
+}
+
+bound_result compute_bound(const problem& p, backend& b, const bound_options& o) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::size_t m = static_cast<std::size_t>(p.tasks);
+  dual_oracle oracle(p, b, o.on_pass);
+  bound_result res;
+  const auto finish = [&](bool converged, double gamma) {
+    res.upper_bound = oracle.best.exact;
+    res.prices = oracle.best.lambda;
+    res.passes = oracle.passes;
+    res.gamma = gamma;
+    res.converged = converged;
+    res.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return res;
+  };
+
+  double total_mass = 0.0;
+  for (double r : p.mass) total_mass += r;
+  // With no finite capacity the prices stay 0 and D(0) = sum_i r_i max_j A_ij is exact.
+  const bool any_finite = std::any_of(p.capacity.begin(), p.capacity.end(), [](double c) { return std::isfinite(c); });
+  evaluated x = oracle.at(std::vector<double>(m, 0.0), 1.0);
+  if (!any_finite || !(total_mass > 0.0) || !(x.exact > 0.0)) return finish(true, 0.0);
+
+  // Smoothing starts at a twentieth of the mean best attraction and falls 4x per stage until
+  // the worst-case smoothing error gamma * sum_i r_i log(1 + M) is below the tolerance.
+  const double smoothing_per_gamma = total_mass * std::log1p(static_cast<double>(m));
+  double gamma = 0.05 * x.exact / total_mass;
+  x = oracle.at(x.lambda, gamma);
+  double max_load = 0.0;
+  for (std::size_t j = 0; j < m; ++j)
+    if (std::isfinite(p.capacity[j])) max_load = std::max(max_load, p.capacity[j] - x.grad[j]);
+  double lipschitz = std::max(2.0 * max_load / gamma, 1e-12);
+
+  for (;;) {
+    // one stage of FISTA on D_gamma, warm-started at x
+    evaluated y = x;
+    double t = 1.0;
+    const bool last_stage = gamma * smoothing_per_gamma <= o.tolerance * oracle.best.exact;
+    std::vector<double> history;  // smoothed values of this stage
+    bool stage_done = false;
+    while (!stage_done && res.iterations < o.iterations) {
+      if (o.interrupt != nullptr && o.interrupt->load()) return finish(false, gamma);
+      ++res.iterations;
+      evaluated xn;
+      for (;;) {  // backtracking on the step 1/L
+        xn = oracle.at(project_step(p, y.lambda, y.grad, 1.0 / lipschitz), gamma);
+        const double model = y.smooth + dot_diff(y.grad, xn.lambda, y.lambda) +
+                             0.5 * lipschitz * sq_dist(xn.lambda, y.lambda);
+        if (xn.smooth <= model + 1e-12 * std::fabs(model)) break;
+        lipschitz *= 2.0;
+        // Only rounding can defeat the test at a vanishing step: x is as good as it gets.
+        if (lipschitz > 1e300) return finish(false, gamma);
+      }
+      if (xn.smooth > x.smooth) {
+        // no descent: drop the momentum and step again from x
+        t = 1.0;
+        y = x;
+      } else {
+        const double tn = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
+        std::vector<double> yl(m);
+        for (std::size_t j = 0; j < m; ++j) {
+          yl[j] = xn.lambda[j] + (t - 1.0) / tn * (xn.lambda[j] - x.lambda[j]);
+          if (!std::isfinite(p.capacity[j])) yl[j] = 0.0;
+          yl[j] = std::max(0.0, yl[j]);
+        }
+        x = xn;
+        t = tn;
+        y = yl == x.lambda ? x : oracle.at(yl, gamma);
+      }
+      lipschitz *= 0.95;  // let the step grow again where the curvature allows
+      history.push_back(x.smooth);
+      // A stage ends when its progress is small next to what it can still matter: in the
+      // last stage, the tolerance; before it, the stage's own smoothing gap D_gamma - D,
+      // since the next, sharper stage starts from here anyway.
+      constexpr std::size_t window = 5;
+      if (history.size() > window) {
+        const double progress = history[history.size() - 1 - window] - x.smooth;
+        const double enough = last_stage ? 0.25 * o.tolerance * std::fabs(x.smooth) : 0.05 * (x.smooth - x.exact);
+        stage_done = progress <= enough;
+      }
+    }
+    if (stage_done && last_stage) return finish(true, gamma);
+    if (res.iterations >= o.iterations) return finish(false, gamma);
+    gamma *= 0.25;
+    lipschitz *= 4.0;
+    x = oracle.at(x.lambda, gamma);
+  }
+}
+
+}  // namespace attnswarm

@@ -1,0 +1,169 @@
+// The certified upper bound against the exact LP of DESIGN §1, solved with CLP (tests only):
+// LP* <= upper_bound <= LP* (1 + 1e-3), and no policy serves more than LP*.
+#include <ClpSimplex.hpp>
+#include <CoinPackedMatrix.hpp>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "bound.hpp"
+#include "cpu_backend.hpp"
+#include "solver.hpp"
+#include "test_util.hpp"
+
+namespace attnswarm {
+namespace {
+
+using testing::instance;
+using testing::temp_dir;
+
+// max sum A x  s.t.  sum_j x_ij <= r_i,  sum_i x_ij <= cap_j (finite ones),  x >= 0 on F > 0.
+double exact_lp(const instance& in) {
+  const std::int64_t n = in.users, m = in.tasks;
+  std::vector<int> rows, cols;
+  std::vector<double> elems, obj;
+  int col = 0;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < m; ++j) {
+      if (!(in.fitness[i * m + j] > 0.0)) continue;
+      obj.push_back(in.attraction[i * m + j]);
+      rows.push_back(static_cast<int>(i));
+      cols.push_back(col);
+      elems.push_back(1.0);
+      rows.push_back(static_cast<int>(n + j));
+      cols.push_back(col);
+      elems.push_back(1.0);
+      ++col;
+    }
+  const int nrows = static_cast<int>(n + m);
+  std::vector<double> row_lo(nrows, -COIN_DBL_MAX), row_hi(nrows);
+  for (std::int64_t i = 0; i < n; ++i) row_hi[i] = in.mass.empty() ? 1.0 : in.mass[i];
+  for (std::int64_t j = 0; j < m; ++j)
+    row_hi[n + j] = in.capacity.empty() || std::isinf(in.capacity[j]) ? COIN_DBL_MAX : in.capacity[j];
+  const CoinPackedMatrix a(true, rows.data(), cols.data(), elems.data(), static_cast<CoinBigIndex>(elems.size()));
+  std::vector<double> col_lo(col, 0.0), col_hi(col, COIN_DBL_MAX);
+  ClpSimplex lp;
+  lp.setLogLevel(0);
+  lp.loadProblem(a, col_lo.data(), col_hi.data(), obj.data(), row_lo.data(), row_hi.data());
+  lp.setOptimizationDirection(-1.0);
+  lp.setPrimalTolerance(1e-10);
+  lp.setDualTolerance(1e-10);
+  lp.dual();
+  EXPECT_TRUE(lp.isProvenOptimal());
+  return lp.objectiveValue();
+}
+
+struct lp_case {
+  const char* name;
+  std::int64_t users, tasks;
+  int segments;
+  double infinite_capacity;
+};
+
+void PrintTo(const lp_case& c, std::ostream* os) { *os << c.name; }
+
+const lp_case lp_cases[] = {
+    {"small", 50, 4, 1, 0.0},
+    {"medium_some_infinite", 600, 11, 2, 0.3},
+    {"odd_sizes", 777, 13, 3, 0.2},
+    {"large", 2000, 20, 3, 0.2},
+};
+
+class BoundVsLp : public ::testing::TestWithParam<lp_case> {};
+
+TEST_P(BoundVsLp, BoundIsWithinATenthOfAPercentAboveTheLpAndNoPolicyBeatsIt) {
+  const lp_case& c = GetParam();
+  std::mt19937_64 rng(std::hash<std::string>{}(c.name));
+  testing::instance_options o;
+  o.users = c.users;
+  o.tasks = c.tasks;
+  o.segments = c.segments;
+  o.infinite_capacity = c.infinite_capacity;
+  o.zero_rows = 0.05;  // idle users
+  const instance in = testing::random_instance(rng, o);
+  temp_dir tmp;
+  testing::write_bundle(tmp / "b", in);
+  const problem p = load_problem(tmp / "b");
+  auto b = make_cpu_backend(p, 0);
+
+  const double lp = exact_lp(in);
+  const bound_result r = compute_bound(p, *b, bound_options{});
+  EXPECT_TRUE(r.converged);
+  EXPECT_GE(r.upper_bound, lp * (1.0 - 1e-9));
+  EXPECT_LE(r.upper_bound, lp * (1.0 + 1e-3)) << "LP* " << lp;
+  EXPECT_NEAR(dual_value(p, *b, r.prices), r.upper_bound, 1e-12 * r.upper_bound);
+  for (std::size_t j = 0; j < r.prices.size(); ++j) {
+    EXPECT_GE(r.prices[j], 0.0);
+    if (std::isinf(p.capacity[j])) {
+      EXPECT_EQ(r.prices[j], 0.0);
+    }
+  }
+  // capacities bind: the LP is below the unconstrained optimum
+  std::vector<double> zero(p.tasks, 0.0);
+  EXPECT_LT(lp, dual_value(p, *b, zero));
+
+  solve_options so;
+  so.particles = 16;
+  so.iterations = 30;
+  so.search_iterations = 3;
+  const solve_result s = solve(p, *b, so);
+  EXPECT_LE(s.best.served, lp * (1.0 + 1e-9));
+  EXPECT_LE(s.baseline.served, s.best.served);
+  ASSERT_TRUE(s.bound.has_value());
+  EXPECT_GE(s.bound->upper_bound, s.best.served);
+}
+
+INSTANTIATE_TEST_SUITE_P(Clp, BoundVsLp, ::testing::ValuesIn(lp_cases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Bound, WithoutCapacitiesItIsTheBestAttractionAndNeedsNoIterations) {
+  std::mt19937_64 rng(3);
+  testing::instance_options o;
+  o.with_capacity = false;
+  o.users = 300;
+  const instance in = testing::random_instance(rng, o);
+  temp_dir tmp;
+  testing::write_bundle(tmp / "b", in);
+  const problem p = load_problem(tmp / "b");
+  auto b = make_cpu_backend(p, 0);
+  double want = 0.0;
+  for (std::int64_t i = 0; i < in.users; ++i) {
+    double best = 0.0;
+    for (std::int64_t j = 0; j < in.tasks; ++j)
+      if (in.fitness[i * in.tasks + j] > 0.0) best = std::max(best, in.attraction[i * in.tasks + j]);
+    want += in.mass[i] * best;
+  }
+  const bound_result r = compute_bound(p, *b, bound_options{});
+  EXPECT_EQ(r.iterations, 0);
+  EXPECT_NEAR(r.upper_bound, want, 1e-12 * want);
+  EXPECT_NEAR(r.upper_bound, exact_lp(in), 1e-9 * want);
+}
+
+TEST(Bound, CliPrintsPricesAndSolveReportsTheGap) {
+  temp_dir tmp;
+  ASSERT_EQ(testing::run_cli("generate --users 500 --tasks 9 --segments 2 --out " + (tmp / "b")).exit_code, 0);
+  const auto r = testing::run_cli("bound --json --quiet --problem " + (tmp / "b") + " --out " + (tmp / "o"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["prices"].size(), 9u);
+  EXPECT_GT(j["bound_iterations"].get<int>(), 0);
+  npy_array prices(tmp / "o/prices.npy");
+  EXPECT_EQ(prices.shape(), (std::vector<std::int64_t>{9}));
+  EXPECT_EQ(prices.get_f64(3), j["prices"][3].get<double>());
+
+  const auto s = testing::run_cli("solve --json --quiet --particles 8 --iterations 5 --search-iterations 2 --problem " +
+                                  (tmp / "b"));
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const auto sj = nlohmann::json::parse(s.out);
+  EXPECT_NEAR(sj["upper_bound"].get<double>(), j["upper_bound"].get<double>(), 1e-12 * j["upper_bound"].get<double>());
+  const double gap = (sj["upper_bound"].get<double>() - sj["best_served"].get<double>()) / sj["upper_bound"].get<double>();
+  EXPECT_DOUBLE_EQ(sj["gap"].get<double>(), gap);
+  EXPECT_GE(gap, 0.0);
+  const auto nb = testing::run_cli("solve --json --quiet --no-bound --particles 8 --iterations 5 --tau 1 --beta 0 --problem " +
+                                   (tmp / "b"));
+  EXPECT_FALSE(nlohmann::json::parse(nb.out).contains("upper_bound"));
+}
+
+}  // namespace
+}  // namespace attnswarm
