@@ -1,4 +1,4 @@
-// The attnswarm command line: solve, eval, bound, generate, info. Bad input is one line on stderr
+// The attnswarm command line: solve, eval, bound, import, generate, info. Bad input is one line on stderr
 // and exit code 2; an internal failure is exit code 1.
 #include <omp.h>
 #include <unistd.h>
@@ -22,6 +22,7 @@
 #include "devices.hpp"
 #include "errors.hpp"
 #include "generator.hpp"
+#include "importer.hpp"
 #include "outputs.hpp"
 #include "solver.hpp"
 #include "staged_dir.hpp"
@@ -242,6 +243,25 @@ int run_bound(bound_flags& f) {
   return 0;
 }
 
+// ---------------------------------------------------------------- import
+int run_import(const import_options& o, bool quiet) {
+  const import_report r = import_events(o);
+  if (quiet) return 0;
+  std::int64_t bad = 0;
+  for (const auto& b : r.bad) bad += b.count;
+  std::printf("wrote %s: %lld users x %lld tasks x %lld segments from %lld events (%lld records, %lld bad) in %.2f s\n",
+              o.out.c_str(), static_cast<long long>(r.users), static_cast<long long>(r.tasks),
+              static_cast<long long>(r.segments), static_cast<long long>(r.events), static_cast<long long>(r.lines),
+              static_cast<long long>(bad), r.elapsed_s);
+  for (const auto& b : r.bad) {
+    std::string lines;
+    for (auto l : b.first_lines) lines += (lines.empty() ? "" : ", ") + std::to_string(l);
+    std::printf("  skipped %lld records: %s (first at lines %s)\n", static_cast<long long>(b.count), b.reason.c_str(),
+                lines.c_str());
+  }
+  return 0;
+}
+
 // ---------------------------------------------------------------- generate
 int run_generate(generator_options& g, const std::string& out, int threads, bool quiet) {
   apply_threads(threads);
@@ -365,6 +385,33 @@ int main(int argc, char** argv) {
   bound_cmd->add_flag("--json", bf.c.json, "print JSON on stdout");
   bound_cmd->add_flag("--quiet", bf.c.quiet, "no notes on stderr");
 
+  import_options io;
+  bool import_quiet = false;
+  auto* import_cmd = app.add_subcommand("import", "build a bundle from a behaviour log (CSV of events)");
+  import_cmd->add_option("--events", io.events, "events CSV with a header line")->required();
+  import_cmd->add_option("--out", io.out, "bundle folder to write")->required();
+  import_cmd->add_option("--user-col", io.user_col, "user column")->capture_default_str();
+  import_cmd->add_option("--task-col", io.task_col, "item/task column")->capture_default_str();
+  import_cmd->add_option("--value-col", io.value_col, "value column (empty: every event is worth 1)")
+      ->capture_default_str();
+  import_cmd->add_option("--time-col", io.time_col, "time column: seconds or ISO 8601 (empty: none)")
+      ->capture_default_str();
+  import_cmd->add_option("--kind-col", io.kind_col, "event kind column (needs --kind-weights)");
+  import_cmd->add_option("--kind-weights", io.kind_weights, "weights per kind, e.g. view=1,click=3,purchase=10");
+  import_cmd->add_option("--half-life", io.half_life_days, "recency half-life in days, from the newest event (0: none)")
+      ->capture_default_str();
+  import_cmd->add_option("--prior-strength", io.prior_strength, "interest units of the attraction prior")
+      ->capture_default_str();
+  import_cmd->add_option("--segments", io.segments_file, "CSV: user key, segment label");
+  import_cmd->add_option("--capacity", io.capacity_file, "CSV: task key, capacity (> 0 or inf)");
+  import_cmd->add_option("--task-map", io.task_map, "CSV sending each item to one or more tasks");
+  import_cmd->add_option("--map-from-col", io.map_from_col, "item column of the task map");
+  import_cmd->add_option("--map-to-col", io.map_to_col, "task column of the task map");
+  import_cmd->add_option("--map-split", io.map_split, "separator of several tasks in one field, e.g. '|'");
+  import_cmd->add_option("--max-cells", io.max_cells, "largest users x tasks of a dense bundle")->capture_default_str();
+  import_cmd->add_flag("--strict", io.strict, "stop at the first bad record (exit 2)");
+  import_cmd->add_flag("--quiet", import_quiet, "print nothing");
+
   bool info_json = false;
   auto* info_cmd = app.add_subcommand("info", "version, whether CUDA was compiled in, devices seen");
   info_cmd->add_flag("--json", info_json, "print JSON on stdout");
@@ -379,6 +426,7 @@ int main(int argc, char** argv) {
     if (*solve_cmd) return run_solve(sf);
     if (*eval_cmd) return run_eval(ef);
     if (*bound_cmd) return run_bound(bf);
+    if (*import_cmd) return run_import(io, import_quiet);
     if (*gen_cmd) return run_generate(go, gen_out, gen_threads, gen_quiet);
     if (*info_cmd) return run_info_cmd(info_json);
   } catch (const input_error& e) {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "../kernels/attn_math.hpp"
+#include "csv_reader.hpp"
 #include "npy.hpp"
 #include "staged_dir.hpp"
 
@@ -21,13 +22,6 @@ std::string csv_number(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
-}
-
-std::string csv_quote(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
 }
 
 }  // namespace

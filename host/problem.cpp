@@ -2,12 +2,12 @@
 
 #include <omp.h>
 
+#include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
+#include "csv_reader.hpp"
 #include "errors.hpp"
 
 namespace attnswarm {
@@ -71,33 +71,17 @@ void check_matrix(const npy_array& a, std::int64_t cols) {
 }
 
 std::vector<std::string> read_task_names(const fs::path& file, std::int64_t tasks) {
-  std::ifstream in(file);
-  if (!in) throw input_error(file.string() + ": cannot open");
+  csv_reader in(file.string());
   std::vector<std::string> names(static_cast<std::size_t>(tasks));
-  std::string line;
-  std::getline(in, line);  // header: task,key
-  std::int64_t lineno = 1;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.empty()) continue;
-    const auto comma = line.find(',');
+  in.next();  // header: task,name
+  while (in.next()) {
+    const auto& f = in.fields();
+    if (f.size() == 1 && f[0].empty()) continue;
     std::int64_t id = -1;
-    try {
-      id = std::stoll(line.substr(0, comma));
-    } catch (const std::exception&) {
-    }
-    if (comma == std::string::npos || id < 0 || id >= tasks)
-      throw input_error(file.string() + ": bad task id at line " + std::to_string(lineno));
-    std::string name = line.substr(comma + 1);
-    if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
-      std::string unq;
-      for (std::size_t k = 1; k + 1 < name.size(); ++k) {
-        if (name[k] == '"' && name[k + 1] == '"') ++k;
-        unq += name[k];
-      }
-      name = unq;
-    }
-    names[static_cast<std::size_t>(id)] = name;
+    const auto r = std::from_chars(f[0].data(), f[0].data() + f[0].size(), id);
+    if (f.size() < 2 || r.ec != std::errc() || id < 0 || id >= tasks)
+      throw input_error(file.string() + ": bad task id at line " + std::to_string(in.line()));
+    names[static_cast<std::size_t>(id)] = std::string(f[1]);
   }
   return names;
 }

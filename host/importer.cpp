@@ -1,0 +1,500 @@
+#include "importer.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <deque>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unordered_map>
+
+#include "csv_reader.hpp"
+#include "errors.hpp"
+#include "npy.hpp"
+#include "staged_dir.hpp"
+
+namespace attnswarm {
+
+namespace {
+
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
+
+// Dense ids in order of first appearance. The map's keys are views into a deque, whose
+// strings never move, so lookups by string_view need no temporary string.
+class key_index {
+ public:
+  int find(std::string_view key) const {
+    const auto it = ids_.find(key);
+    return it == ids_.end() ? -1 : it->second;
+  }
+  int insert(std::string_view key) {
+    const auto it = ids_.find(key);
+    if (it != ids_.end()) return it->second;
+    const int id = static_cast<int>(keys_.size());
+    keys_.emplace_back(key);
+    ids_.emplace(keys_.back(), id);
+    return id;
+  }
+  const std::string& key(std::size_t id) const { return keys_[id]; }
+  std::vector<std::string> keys() const { return {keys_.begin(), keys_.end()}; }
+  std::size_t size() const { return keys_.size(); }
+
+ private:
+  std::unordered_map<std::string_view, int> ids_;
+  std::deque<std::string> keys_;
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool parse_number(std::string_view s, double& out) {
+  s = trim(s);
+  if (s.empty()) return false;
+  if (s.front() == '+') s.remove_prefix(1);
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+// Seconds since the epoch: a number, or an ISO 8601 date "YYYY-MM-DD[(T| )hh:mm[:ss]][Z]" (UTC).
+bool parse_time(std::string_view s, double& out) {
+  if (parse_number(s, out)) return std::isfinite(out);
+  s = trim(s);
+  if (!s.empty() && s.back() == 'Z') s.remove_suffix(1);
+  int v[6] = {0, 1, 1, 0, 0, 0};
+  const char seps[6] = {'-', '-', 'T', ':', ':', '\0'};
+  std::size_t at = 0;
+  for (int k = 0; k < 6 && at < s.size(); ++k) {
+    const auto r = std::from_chars(s.data() + at, s.data() + s.size(), v[k]);
+    if (r.ec != std::errc()) return false;
+    at = static_cast<std::size_t>(r.ptr - s.data());
+    if (at == s.size()) break;
+    if (!(s[at] == seps[k] || (k == 2 && s[at] == ' '))) return false;
+    ++at;
+  }
+  if (at < s.size()) return false;
+  std::tm tm{};
+  tm.tm_year = v[0] - 1900;
+  tm.tm_mon = v[1] - 1;
+  tm.tm_mday = v[2];
+  tm.tm_hour = v[3];
+  tm.tm_min = v[4];
+  tm.tm_sec = v[5];
+  if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60) return false;
+  out = static_cast<double>(timegm(&tm));
+  return true;
+}
+
+std::vector<std::string> header_of(csv_reader& r) {
+  if (!r.next()) throw input_error(r.path() + ": empty file (no header line)");
+  std::vector<std::string> h;
+  for (auto f : r.fields()) h.emplace_back(trim(f));
+  if (!h.empty() && h[0].rfind("\xEF\xBB\xBF", 0) == 0) h[0].erase(0, 3);  // UTF-8 BOM
+  return h;
+}
+
+int require_column(const std::vector<std::string>& header, const std::string& name, const std::string& path,
+                   const char* option) {
+  const int c = csv_reader::column(header, name);
+  if (c < 0) {
+    std::string cols;
+    for (const auto& h : header) cols += (cols.empty() ? "" : ", ") + h;
+    throw input_error(path + ": no column '" + name + "' in the header line (columns: " + cols + "; set " + option + ")");
+  }
+  return c;
+}
+
+bool blank(const csv_reader& r) { return r.fields().size() == 1 && trim(r.fields()[0]).empty(); }
+
+// Counts bad records by reason, keeps the first line numbers, or stops at the first (--strict).
+class bad_records {
+ public:
+  bad_records(std::string path, bool strict) : path_(std::move(path)), strict_(strict) {}
+  void add(const std::string& reason, std::int64_t line) {
+    if (strict_) throw input_error(path_ + ": " + reason + " at line " + std::to_string(line) + " (--strict)");
+    auto& e = seen_[reason];
+    ++e.first;
+    if (e.second.size() < 5) e.second.push_back(line);
+  }
+  std::int64_t total() const {
+    std::int64_t t = 0;
+    for (const auto& [k, v] : seen_) t += v.first;
+    return t;
+  }
+  const std::map<std::string, std::pair<std::int64_t, std::vector<std::int64_t>>>& seen() const { return seen_; }
+
+ private:
+  std::string path_;
+  bool strict_;
+  std::map<std::string, std::pair<std::int64_t, std::vector<std::int64_t>>> seen_;
+};
+
+struct event_columns {
+  int user = -1, item = -1, value = -1, time = -1, kind = -1;
+  std::size_t needed = 0;  // fields a record must have
+};
+
+// The weights of --kind-weights "view=1,click=3,purchase=10".
+string_map<double> parse_kind_weights(const std::string& text) {
+  string_map<double> w;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    const auto eq = item.find('=');
+    double v = 0.0;
+    if (eq == std::string::npos || !parse_number(std::string_view(item).substr(eq + 1), v) || !(v >= 0.0) ||
+        !std::isfinite(v))
+      throw input_error("--kind-weights: '" + item + "' is not NAME=WEIGHT with a weight >= 0");
+    w[std::string(trim(std::string_view(item).substr(0, eq)))] = v;
+  }
+  if (w.empty()) throw input_error("--kind-weights: no NAME=WEIGHT pairs");
+  return w;
+}
+
+// item -> label indices, each item sending an equal share of its weight to each label.
+struct task_map {
+  string_map<std::vector<int>> items;
+  key_index labels;
+};
+
+task_map read_task_map(const import_options& o) {
+  csv_reader r(o.task_map);
+  const auto header = header_of(r);
+  const int from = require_column(header, o.map_from_col, o.task_map, "--map-from-col");
+  const int to = require_column(header, o.map_to_col, o.task_map, "--map-to-col");
+  task_map m;
+  while (r.next()) {
+    if (blank(r)) continue;
+    const auto& f = r.fields();
+    if (static_cast<int>(f.size()) <= std::max(from, to))
+      throw input_error(o.task_map + ": missing field at line " + std::to_string(r.line()));
+    std::vector<int> labels;
+    std::string_view rest = f[to];
+    for (;;) {
+      const std::size_t cut = o.map_split.empty() ? std::string_view::npos : rest.find(o.map_split);
+      const std::string_view label = trim(rest.substr(0, cut));
+      if (!label.empty()) {
+        const int id = m.labels.insert(label);
+        if (std::find(labels.begin(), labels.end(), id) == labels.end()) labels.push_back(id);
+      }
+      if (cut == std::string_view::npos) break;
+      rest.remove_prefix(cut + o.map_split.size());
+    }
+    if (labels.empty()) throw input_error(o.task_map + ": empty '" + o.map_to_col + "' at line " + std::to_string(r.line()));
+    m.items[std::string(trim(f[from]))] = std::move(labels);
+  }
+  return m;
+}
+
+// Sums of weight (interest) and weight x value per (user, task) pair, in an open-addressing
+// table. With a half-life, each pair keeps its sums decayed to its own newest event, so the
+// weights never overflow and the log is read once, in any time order; for_each() decays
+// them to the newest event of all.
+class pair_accumulator {
+ public:
+  explicit pair_accumulator(double half_life_s) : half_life_s_(half_life_s), slots_(1 << 16) {}
+
+  void add(std::uint64_t user, std::uint32_t task, double w, double value, double time) {
+    if (2 * (size_ + 1) > slots_.size()) grow();
+    slot& s = find(user << 32 | task);
+    if (!s.used) {
+      s = slot{user << 32 | task, 0.0, 0.0, time, true};
+      ++size_;
+    }
+    if (half_life_s_ > 0.0) {
+      if (time > s.time) {
+        const double decay = std::exp2(-(time - s.time) / half_life_s_);
+        s.f *= decay;
+        s.v *= decay;
+        s.time = time;
+      } else {
+        w *= std::exp2(-(s.time - time) / half_life_s_);
+      }
+    }
+    s.f += w;
+    s.v += w * value;
+  }
+
+  template <typename F>
+  void for_each(F&& f, double newest) const {
+    for (const slot& s : slots_) {
+      if (!s.used) continue;
+      const double decay = half_life_s_ > 0.0 ? std::exp2(-(newest - s.time) / half_life_s_) : 1.0;
+      f(s.key >> 32, static_cast<std::uint32_t>(s.key), s.f * decay, s.v * decay);
+    }
+  }
+
+  std::size_t size() const { return size_; }
+
+ private:
+  struct slot {
+    std::uint64_t key = 0;
+    double f = 0.0, v = 0.0, time = 0.0;
+    bool used = false;
+  };
+
+  slot& find(std::uint64_t key) {
+    std::size_t h = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & (slots_.size() - 1);
+    while (slots_[h].used && slots_[h].key != key) h = (h + 1) & (slots_.size() - 1);
+    return slots_[h];
+  }
+
+  void grow() {
+    std::vector<slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const slot& s : old)
+      if (s.used) find(s.key) = s;
+  }
+
+  double half_life_s_;
+  std::vector<slot> slots_;
+  std::size_t size_ = 0;
+};
+
+void check_dense_size(const import_options& o, std::size_t users, std::size_t tasks) {
+  const auto n = static_cast<std::int64_t>(users), m = static_cast<std::int64_t>(tasks);
+  if (m > 0 && n > o.max_cells / m)
+    throw input_error(o.events + ": " + std::to_string(n) + " users x " + std::to_string(m) + " tasks = " +
+                      std::to_string(n * m) + " cells is more than the dense bundle limit of " +
+                      std::to_string(o.max_cells) +
+                      " (--max-cells); map items to fewer tasks with --task-map (sparse bundles are not supported yet)");
+}
+
+}  // namespace
+
+import_report import_events(const import_options& o) {
+  const auto start = std::chrono::steady_clock::now();
+  if (o.events.empty()) throw input_error("import: --events FILE is required");
+  if (o.half_life_days < 0.0 || !std::isfinite(o.half_life_days)) throw input_error("--half-life: must be >= 0 days");
+  if (!(o.prior_strength > 0.0) || !std::isfinite(o.prior_strength)) throw input_error("--prior-strength: must be > 0");
+  if (!o.task_map.empty() && (o.map_from_col.empty() || o.map_to_col.empty()))
+    throw input_error("--task-map needs --map-from-col and --map-to-col");
+  if (o.kind_col.empty() != o.kind_weights.empty())
+    throw input_error("--kind-col and --kind-weights go together");
+  if (o.half_life_days > 0.0 && o.time_col.empty()) throw input_error("--half-life needs a --time-col");
+
+  const string_map<double> kinds = o.kind_col.empty() ? string_map<double>{} : parse_kind_weights(o.kind_weights);
+  task_map map;
+  const bool mapped = !o.task_map.empty();
+  if (mapped) map = read_task_map(o);
+
+  bad_records bad(o.events, o.strict);
+  key_index users, tasks;
+  std::vector<int> label_task;  // map label -> task id, -1 until used
+  if (mapped) label_task.assign(map.labels.size(), -1);
+
+  event_columns cols;
+  struct parsed {
+    std::string_view user, item;
+    double value = 1.0, time = 0.0, weight = 1.0;
+    const std::vector<int>* labels = nullptr;
+  };
+  // Validates one record; false (after counting it) when it is skipped.
+  const auto parse = [&](const csv_reader& r, parsed& e) {
+    const auto& f = r.fields();
+    const auto reject = [&](const char* reason) {
+      bad.add(reason, r.line());
+      return false;
+    };
+    if (f.size() < cols.needed) return reject("missing field");
+    e.user = trim(f[cols.user]);
+    e.item = trim(f[cols.item]);
+    if (e.user.empty() || e.item.empty()) return reject("missing field");
+    if (cols.value >= 0) {
+      if (!parse_number(f[cols.value], e.value)) return reject("unparsable value");
+      if (!(e.value >= 0.0) || !std::isfinite(e.value)) return reject("negative, infinite or NaN value");
+    }
+    if (cols.time >= 0 && !parse_time(f[cols.time], e.time)) return reject("unparsable time");
+    if (cols.kind >= 0) {
+      const auto it = kinds.find(trim(f[cols.kind]));
+      if (it == kinds.end()) return reject("unknown kind");
+      e.weight = it->second;
+    }
+    if (mapped) {
+      const auto it = map.items.find(e.item);
+      if (it == map.items.end()) return reject("unknown task-map key");
+      e.labels = &it->second;
+    }
+    return true;
+  };
+  const auto open_events = [&](csv_reader& r) {
+    const auto header = header_of(r);
+    cols.user = require_column(header, o.user_col, o.events, "--user-col");
+    cols.item = require_column(header, o.task_col, o.events, "--task-col");
+    cols.value = o.value_col.empty() ? -1 : require_column(header, o.value_col, o.events, "--value-col");
+    cols.time = o.time_col.empty() ? -1 : require_column(header, o.time_col, o.events, "--time-col");
+    cols.kind = o.kind_col.empty() ? -1 : require_column(header, o.kind_col, o.events, "--kind-col");
+    cols.needed = static_cast<std::size_t>(std::max({cols.user, cols.item, cols.value, cols.time, cols.kind}) + 1);
+  };
+
+  import_report rep;
+  // One pass: validate, assign dense ids, accumulate the distinct (user, task) pairs.
+  const double half_life_s = o.half_life_days * 86400.0;
+  double newest = -std::numeric_limits<double>::infinity(), oldest = std::numeric_limits<double>::infinity();
+  pair_accumulator pairs(half_life_s);
+  {
+    csv_reader r(o.events);
+    open_events(r);
+    parsed e;
+    while (r.next()) {
+      if (blank(r)) continue;
+      ++rep.lines;
+      if (!parse(r, e)) continue;
+      ++rep.events;
+      const std::uint64_t u = static_cast<std::uint64_t>(users.insert(e.user));
+      newest = std::max(newest, e.time);
+      oldest = std::min(oldest, e.time);
+      if (mapped) {
+        const double share = 1.0 / static_cast<double>(e.labels->size());
+        for (int l : *e.labels) {
+          if (label_task[l] < 0) label_task[l] = tasks.insert(map.labels.key(static_cast<std::size_t>(l)));
+          pairs.add(u, static_cast<std::uint32_t>(label_task[l]), e.weight * share, e.value, e.time);
+        }
+      } else {
+        pairs.add(u, static_cast<std::uint32_t>(tasks.insert(e.item)), e.weight, e.value, e.time);
+      }
+      if ((rep.events & 0xffff) == 0) check_dense_size(o, users.size(), tasks.size());
+    }
+  }
+  const std::int64_t n = static_cast<std::int64_t>(users.size()), m = static_cast<std::int64_t>(tasks.size());
+  if (n == 0 || m == 0)
+    throw input_error(o.events + ": no valid events (" + std::to_string(rep.lines) + " records, " +
+                      std::to_string(bad.total()) + " bad)");
+  check_dense_size(o, users.size(), tasks.size());
+  // Interest and value of each pair, decayed to the newest event.
+  struct cell {
+    std::uint64_t key;  // user * M + task: sorts by user, then task
+    double f, v;
+  };
+  std::vector<cell> cells;
+  cells.reserve(pairs.size());
+  pairs.for_each([&](std::uint64_t user, std::uint32_t task, double f, double v) {
+    cells.push_back(cell{user * static_cast<std::uint64_t>(m) + task, f, v});
+  }, newest);
+  std::sort(cells.begin(), cells.end(), [](const cell& a, const cell& b) { return a.key < b.key; });
+
+  // Per-user activity (mass) and per-task rates (the attraction prior).
+  std::vector<double> activity(n, 0.0), task_f(m, 0.0), task_v(m, 0.0);
+  for (const cell& c : cells) {
+    activity[c.key / m] += c.f;
+    task_f[c.key % m] += c.f;
+    task_v[c.key % m] += c.v;
+  }
+  double all_f = 0.0, all_v = 0.0, mean_activity = 0.0;
+  for (std::int64_t t = 0; t < m; ++t) {
+    all_f += task_f[t];
+    all_v += task_v[t];
+  }
+  for (double a : activity) mean_activity += a / static_cast<double>(n);
+  const double global_rate = all_f > 0.0 ? all_v / all_f : 0.0;
+  std::vector<double> prior(m);
+  for (std::int64_t t = 0; t < m; ++t) prior[t] = task_f[t] > 0.0 ? task_v[t] / task_f[t] : global_rate;
+
+  staged_dir out(o.out);
+  {
+    npy_writer fitness(out.path("fitness.npy"), dtype::f32, {n, m});
+    npy_writer attraction(out.path("attraction.npy"), dtype::f32, {n, m});
+    std::vector<float> frow(m), arow(m);
+    std::size_t k = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::fill(frow.begin(), frow.end(), 0.0f);
+      for (std::int64_t t = 0; t < m; ++t) arow[t] = static_cast<float>(prior[t]);
+      for (; k < cells.size() && cells[k].key / m == static_cast<std::uint64_t>(i); ++k) {
+        const cell& c = cells[k];
+        const std::int64_t t = static_cast<std::int64_t>(c.key % m);
+        frow[t] = static_cast<float>(c.f);
+        // Shrinkage toward the task's rate: (V + a * rate_t) / (F + a), never 0/0.
+        arow[t] = static_cast<float>((c.v + o.prior_strength * prior[t]) / (c.f + o.prior_strength));
+      }
+      fitness.write(frow.data(), m);
+      attraction.write(arow.data(), m);
+    }
+    fitness.finish();
+    attraction.finish();
+  }
+  std::vector<double> mass(n);
+  for (std::int64_t i = 0; i < n; ++i) mass[i] = mean_activity > 0.0 ? activity[i] / mean_activity : 1.0;
+  write_npy(out.path("mass.npy"), dtype::f64, {n}, mass.data());
+
+  const auto write_keys = [&](const std::string& name, const char* header, const std::vector<std::string>& k) {
+    std::string text = std::string(header) + "\n";
+    for (std::size_t i = 0; i < k.size(); ++i) text += std::to_string(i) + "," + csv_quote(k[i]) + "\n";
+    write_text_file(out.path(name), text);
+  };
+  write_keys("users.csv", "user,key", users.keys());
+  write_keys("tasks.csv", "task,name", tasks.keys());
+
+  if (!o.segments_file.empty()) {
+    csv_reader r(o.segments_file);
+    header_of(r);
+    key_index labels;
+    std::vector<int> seg(n, -1);
+    while (r.next()) {
+      if (blank(r)) continue;
+      const auto& f = r.fields();
+      if (f.size() < 2) throw input_error(o.segments_file + ": missing field at line " + std::to_string(r.line()));
+      const int u = users.find(trim(f[0]));
+      const int s = labels.insert(trim(f[1]));
+      if (u >= 0) seg[u] = s;
+    }
+    int none = -1;
+    for (auto& s : seg)
+      if (s < 0) s = none >= 0 ? none : (none = labels.insert("(none)"));
+    write_npy(out.path("segment.npy"), dtype::i32, {n}, seg.data());
+    write_keys("segments.csv", "segment,label", labels.keys());
+    rep.segments = static_cast<std::int64_t>(labels.size());
+  }
+  if (!o.capacity_file.empty()) {
+    csv_reader r(o.capacity_file);
+    header_of(r);
+    std::vector<double> cap(m, std::numeric_limits<double>::infinity());
+    while (r.next()) {
+      if (blank(r)) continue;
+      const auto& f = r.fields();
+      double c = 0.0;
+      const std::string_view text = f.size() >= 2 ? trim(f[1]) : std::string_view();
+      const bool unbounded = text == "inf" || text == "Inf" || text == "infinity";
+      if (f.size() < 2 || (!unbounded && (!parse_number(text, c) || !(c > 0.0) || !std::isfinite(c))))
+        throw input_error(o.capacity_file + ": capacity must be a number > 0 or inf at line " + std::to_string(r.line()));
+      const int t = tasks.find(trim(f[0]));
+      if (t >= 0) cap[t] = unbounded ? std::numeric_limits<double>::infinity() : c;
+    }
+    write_npy(out.path("capacity.npy"), dtype::f64, {m}, cap.data());
+  }
+
+  rep.users = n;
+  rep.tasks = m;
+  rep.newest_time = newest;
+  rep.oldest_time = oldest;
+  for (const auto& [reason, v] : bad.seen()) rep.bad.push_back(bad_record_summary{reason, v.first, v.second});
+  rep.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  nlohmann::ordered_json j;
+  j["events_file"] = o.events;
+  j["records"] = rep.lines;
+  j["events_used"] = rep.events;
+  j["users"] = n;
+  j["tasks"] = m;
+  j["segments"] = rep.segments;
+  j["half_life_days"] = o.half_life_days;
+  j["prior_strength"] = o.prior_strength;
+  j["attraction_estimator"] = "(value + prior_strength * task_rate) / (interest + prior_strength)";
+  nlohmann::ordered_json b = nlohmann::ordered_json::object();
+  for (const auto& [reason, v] : bad.seen()) b[reason] = {{"count", v.first}, {"first_lines", v.second}};
+  j["bad_records"] = b;
+  write_text_file(out.path("import.json"), j.dump(2) + "\n");
+  out.commit();
+  return rep;
+}
+
+}  // namespace attnswarm

@@ -1,0 +1,229 @@
+// `attnswarm import`: the CSV reader, the estimators, bad records, and MovieLens end to end.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "csv_reader.hpp"
+#include "errors.hpp"
+#include "importer.hpp"
+#include "npy.hpp"
+#include "problem.hpp"
+#include "test_util.hpp"
+
+namespace attnswarm {
+namespace {
+
+using nlohmann::json;
+using testing::run_cli;
+using testing::temp_dir;
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(CsvReader, QuotesLineEndsAndLineNumbers) {
+  temp_dir tmp;
+  write_file(tmp / "a.csv", "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",3\r\n\"two\nlines\",,\n\nlast,row,7");
+  csv_reader r(tmp / "a.csv");
+  ASSERT_TRUE(r.next());
+  EXPECT_EQ(r.fields().size(), 3u);
+  EXPECT_EQ(r.fields()[2], "c");
+  ASSERT_TRUE(r.next());
+  EXPECT_EQ(r.line(), 2);
+  EXPECT_EQ(r.fields()[0], "x, y");
+  EXPECT_EQ(r.fields()[1], "say \"hi\"");
+  EXPECT_EQ(r.fields()[2], "3");
+  ASSERT_TRUE(r.next());
+  EXPECT_EQ(r.line(), 3);
+  EXPECT_EQ(r.fields()[0], "two\nlines");
+  EXPECT_EQ(r.fields()[1], "");
+  EXPECT_EQ(r.fields()[2], "");
+  ASSERT_TRUE(r.next());  // the empty line is a record with one empty field
+  EXPECT_EQ(r.line(), 5);
+  ASSERT_TRUE(r.next());
+  EXPECT_EQ(r.line(), 6);
+  EXPECT_EQ(r.fields()[2], "7");
+  EXPECT_FALSE(r.next());
+  EXPECT_EQ(csv_quote("plain"), "plain");
+  EXPECT_EQ(csv_quote("a,\"b\""), "\"a,\"\"b\"\"\"");
+}
+
+// A log with every kind of bad record, quoted keys and two event kinds.
+const char* k_events =
+    "user,item,value,time,kind\n"
+    "alice,i1,2,2024-01-11,click\n"          // 2
+    "\"bob, jr\",i2,1,2024-01-01,view\n"     // 3
+    "alice,i2,0,2024-01-01T00:00:00Z,view\n" // 4
+    "carol,i3,4,1704067200,purchase\n"       // 5: 2024-01-01 as seconds
+    "alice,i1\n"                             // 6: missing field
+    "bob,i1,abc,2024-01-01,view\n"           // 7: unparsable value
+    "bob,i1,-1,2024-01-01,view\n"            // 8: negative
+    "bob,i1,nan,2024-01-01,view\n"           // 9: NaN
+    "bob,i1,1,yesterday,view\n"              // 10: unparsable time
+    "bob,i1,1,2024-01-01,like\n"             // 11: unknown kind
+    "bob,zz,1,2024-01-01,view\n"             // 12: unknown map key
+    ",i1,1,2024-01-01,view\n";               // 13: empty user
+
+const char* k_map = "item,tasks\ni1,A|B\ni2,B\ni3,C\n";
+
+import_options base_options(const temp_dir& tmp) {
+  write_file(tmp / "events.csv", k_events);
+  write_file(tmp / "map.csv", k_map);
+  import_options o;
+  o.events = tmp / "events.csv";
+  o.out = tmp / "bundle";
+  o.task_col = "item";
+  o.kind_col = "kind";
+  o.kind_weights = "view=1,click=3,purchase=10";
+  o.task_map = tmp / "map.csv";
+  o.map_from_col = "item";
+  o.map_to_col = "tasks";
+  o.map_split = "|";
+  o.half_life_days = 10.0;
+  return o;
+}
+
+TEST(Import, EstimatorsIdsAndBadRecords) {
+  temp_dir tmp;
+  const import_report r = import_events(base_options(tmp));
+  EXPECT_EQ(r.lines, 12);
+  EXPECT_EQ(r.events, 4);
+  EXPECT_EQ(r.users, 3);
+  EXPECT_EQ(r.tasks, 3);
+  std::map<std::string, std::int64_t> bad;
+  std::map<std::string, std::int64_t> first;
+  for (const auto& b : r.bad) {
+    bad[b.reason] = b.count;
+    first[b.reason] = b.first_lines.front();
+  }
+  EXPECT_EQ(bad["missing field"], 2);
+  EXPECT_EQ(first["missing field"], 6);
+  EXPECT_EQ(first["unparsable value"], 7);
+  EXPECT_EQ(bad["negative, infinite or NaN value"], 2);
+  EXPECT_EQ(first["unparsable time"], 10);
+  EXPECT_EQ(first["unknown kind"], 11);
+  EXPECT_EQ(first["unknown task-map key"], 12);
+
+  EXPECT_EQ(slurp(tmp / "bundle/users.csv"), "user,key\n0,alice\n1,\"bob, jr\"\n2,carol\n");
+  EXPECT_EQ(slurp(tmp / "bundle/tasks.csv"), "task,name\n0,A\n1,B\n2,C\n");
+
+  const problem p = load_problem(tmp / "bundle");
+  ASSERT_EQ(p.users, 3);
+  ASSERT_EQ(p.tasks, 3);
+  EXPECT_EQ(p.task_names[1], "B");
+  // Newest event 2024-01-11; half-life 10 days: events of 2024-01-01 weigh 1/2.
+  // alice: click i1 (w 3, split A/B), view i2 (w 0.5, B). bob: view i2 (0.5, B). carol: purchase i3 (5, C).
+  const auto f = [&](int i, int j) { return p.fitness.get_f64(i * 3 + j); };
+  const auto a = [&](int i, int j) { return p.attraction.get_f64(i * 3 + j); };
+  EXPECT_NEAR(f(0, 0), 1.5, 1e-6);
+  EXPECT_NEAR(f(0, 1), 2.0, 1e-6);
+  EXPECT_EQ(f(0, 2), 0.0);
+  EXPECT_NEAR(f(1, 1), 0.5, 1e-6);
+  EXPECT_NEAR(f(2, 2), 5.0, 1e-6);
+  // task rates: A = 3/1.5 = 2, B = (1.5*2 + 0.5*0 + 0.5*1) / 2.5 = 1.4, C = 4
+  // A_ij = (V + 1 * rate) / (F + 1)
+  EXPECT_NEAR(a(0, 0), (1.5 * 2 + 2.0) / 2.5, 1e-6);
+  EXPECT_NEAR(a(0, 1), (1.5 * 2 + 0.0 + 1.4) / 3.0, 1e-6);
+  EXPECT_NEAR(a(1, 1), (0.5 + 1.4) / 1.5, 1e-6);
+  EXPECT_NEAR(a(1, 0), 2.0, 1e-6);  // no interest: the task's rate, never 0/0
+  EXPECT_NEAR(a(2, 2), 4.0, 1e-6);
+  // mass: activity 3.5, 0.5, 5 normalized to mean 1
+  EXPECT_NEAR(p.mass[0], 3.5 / 3.0, 1e-12);
+  EXPECT_NEAR(p.mass[1], 0.5 / 3.0, 1e-12);
+  EXPECT_NEAR(p.mass[0] + p.mass[1] + p.mass[2], 3.0, 1e-12);
+}
+
+TEST(Import, SegmentsAndCapacities) {
+  temp_dir tmp;
+  import_options o = base_options(tmp);
+  write_file(tmp / "seg.csv", "user,region\nalice,north\ncarol,south\nzed,east\n");
+  write_file(tmp / "cap.csv", "task,capacity\nB,2.5\nC,inf\n");
+  o.segments_file = tmp / "seg.csv";
+  o.capacity_file = tmp / "cap.csv";
+  import_events(o);
+  const problem p = load_problem(tmp / "bundle");
+  EXPECT_EQ(p.segment, (std::vector<std::int32_t>{0, 3, 1}));  // bob has none: "(none)"
+  EXPECT_EQ(p.segments, 4);
+  EXPECT_EQ(slurp(tmp / "bundle/segments.csv"), "segment,label\n0,north\n1,south\n2,east\n3,(none)\n");
+  EXPECT_TRUE(std::isinf(p.capacity[0]));
+  EXPECT_EQ(p.capacity[1], 2.5);
+  EXPECT_TRUE(std::isinf(p.capacity[2]));
+  write_file(tmp / "cap.csv", "task,capacity\nB,0\n");
+  EXPECT_THROW(import_events(o), input_error);
+}
+
+TEST(Import, StrictStopsAtTheFirstBadRecordWithExitTwo) {
+  temp_dir tmp;
+  const import_options o = base_options(tmp);
+  const std::string args = "import --events " + o.events +
+                           " --task-col item --kind-col kind --kind-weights view=1,click=3,purchase=10 --task-map " +
+                           o.task_map + " --map-from-col item --map-to-col tasks --map-split '|'";
+  const auto lenient = run_cli(args + " --out " + (tmp / "s"));
+  EXPECT_EQ(lenient.exit_code, 0) << lenient.err;
+  EXPECT_NE(lenient.out.find("skipped 2 records: missing field (first at lines 6, 13)"), std::string::npos)
+      << lenient.out;
+  const auto strict = run_cli(args + " --strict --out " + (tmp / "s2"));
+  EXPECT_EQ(strict.exit_code, 2);
+  EXPECT_NE(strict.err.find(o.events + ": missing field at line 6"), std::string::npos) << strict.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "s2"));
+}
+
+TEST(Import, TooLargeForADenseBundleSaysSoAndStops) {
+  temp_dir tmp;
+  const import_options o = base_options(tmp);
+  const auto r = run_cli("import --events " + o.events + " --task-col item --value-col '' --time-col '' --max-cells 4 --out " +
+                         (tmp / "x"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cells is more than the dense bundle limit"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "x"));
+}
+
+TEST(Import, MissingColumnNamesTheColumns) {
+  temp_dir tmp;
+  const import_options o = base_options(tmp);
+  const auto r = run_cli("import --events " + o.events + " --out " + (tmp / "x"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no column 'task' in the header line (columns: user, item, value, time, kind"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(Import, MovieLensToGenresThenSolve) {
+  const std::string data = ATTNSWARM_DATA_DIR "/movielens-small";
+  if (!std::filesystem::exists(data + "/ratings.csv")) GTEST_SKIP() << "no MovieLens data at " << data;
+  temp_dir tmp;
+  const auto imp = run_cli("import --events " + data + "/ratings.csv --user-col userId --task-col movieId --value-col rating "
+                           "--time-col timestamp --task-map " + data + "/movies.csv --map-from-col movieId "
+                           "--map-to-col genres --map-split '|' --out " + (tmp / "ml"));
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  EXPECT_NE(imp.out.find("610 users x 20 tasks x 1 segments from 100836 events"), std::string::npos) << imp.out;
+  const problem p = load_problem(tmp / "ml");
+  EXPECT_EQ(p.users, 610);
+  EXPECT_EQ(p.tasks, 20);
+  EXPECT_EQ(p.idle_users, 0);
+  EXPECT_NE(std::find(p.task_names.begin(), p.task_names.end(), "Drama"), p.task_names.end());
+
+  const auto s = run_cli("solve --quiet --json --seed 3 --problem " + (tmp / "ml") + " --out " + (tmp / "o"));
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const json j = json::parse(s.out);
+  EXPECT_EQ(j["users"], 610);
+  EXPECT_EQ(j["tasks"], 20);
+  EXPECT_GT(j["improvement"].get<double>(), 0.0);
+  EXPECT_LE(j["best_served"].get<double>(), j["upper_bound"].get<double>());
+  EXPECT_GE(j["gap"].get<double>(), 0.0);
+  const std::string tasks = slurp(tmp / "o/tasks.csv");
+  EXPECT_NE(tasks.find(",name\n"), std::string::npos);
+  EXPECT_NE(tasks.find("Drama"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace attnswarm
