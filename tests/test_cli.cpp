@@ -1,7 +1,13 @@
 // The CLI end to end on generated bundles: generate, solve, eval, info, and what each leaves.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -162,6 +168,34 @@ TEST_F(Cli, ExistingOutputFolderKeepsForeignFilesAndFailedSolveWritesNothing) {
   // no staging folders are left beside the output
   for (const auto& e : std::filesystem::directory_iterator(tmp_.path()))
     EXPECT_EQ(e.path().filename().string().find(".out.partial"), std::string::npos) << e.path();
+}
+
+TEST_F(Cli, InterruptWritesTheBestSoFar) {
+  const std::string out = tmp_ / "out";
+  const std::vector<std::string> args = {ATTNSWARM_BIN_PATH, "solve", "--quiet", "--problem", bundle_, "--tau", "1",
+                                         "--beta", "0", "--iterations", "100000000", "--stall", "0", "--no-bound",
+                                         "--out", out};
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::freopen("/dev/null", "w", stdout);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const json s = json::parse(slurp(out + "/summary.json"));
+  EXPECT_EQ(s["stop_reason"], "interrupted");
+  EXPECT_GT(s["iterations_run"].get<int>(), 0);
+  EXPECT_GE(s["best_served"].get<double>(), s["baseline_served"].get<double>());
+  EXPECT_TRUE(std::filesystem::exists(out + "/policy.npy"));
 }
 
 TEST(CliMisc, InfoSaysWhetherCudaIsCompiledIn) {
