@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 users=${1:-200000}; tasks=${2:-64}; particles=${3:-128}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 ./build/attnswarm generate --users "$users" --tasks "$tasks" --segments 4 --seed 1 --out "$tmp/b" >/dev/null
-ours=$(./build/bench/bench_cpu --problem "$tmp/b" --particles "$particles")
+ours=$(./build/bench/bench_eval --problem "$tmp/b" --particles "$particles")
 theirs=$(/usr/bin/python3 bench/numpy_baseline.py --problem "$tmp/b" --particles "$particles")
 /usr/bin/python3 - "$ours" "$theirs" <<'PY'
 import json, sys

@@ -34,7 +34,7 @@ def main():
     H = [np.ascontiguousarray(np.hstack([G0[g], A32[g] * G0[g]])) for g in groups]
     rs = [r[g] for g in groups]
 
-    # the same policies as bench_cpu: W[q, d] = sin(1 + 0.7 q + 0.3 d), d = s*m + j
+    # the same policies as bench_eval: W[q, d] = sin(1 + 0.7 q + 0.3 d), d = s*m + j
     W = np.sin(1.0 + 0.7 * np.arange(P)[:, None] + 0.3 * np.arange(S * m)[None, :]).reshape(P, S, m)
 
     def evaluate():

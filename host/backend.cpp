@@ -1,6 +1,9 @@
 #include "backend.hpp"
 
 #include "cpu_backend.hpp"
+#ifdef ATTNSWARM_WITH_CUDA
+#include "cuda_backend.hpp"
+#endif
 #include "devices.hpp"
 #include "errors.hpp"
 
@@ -13,10 +16,12 @@ std::unique_ptr<backend> make_backend(const std::string& which, const problem& p
     if (which == "cuda") {
       if (!inv.cuda_compiled) throw unavailable_error("--backend cuda: " + inv.note);
       if (inv.devices.empty()) throw unavailable_error("--backend cuda: " + inv.note);
-      throw unavailable_error(
-          "--backend cuda: the CUDA evaluation backend is not part of this version yet "
-          "(device " + inv.devices.front().name + " is visible); use --backend cpu");
+#ifdef ATTNSWARM_WITH_CUDA
+      return make_cuda_backend(p, inv.devices.front().index);
+#endif
     }
+    // auto stays on the CPU reference until the CUDA backend has been validated on a GPU
+    // (bench/gpu_check.sh); --backend cuda opts in.
     return make_cpu_backend(p, threads);
   }
   throw input_error("--backend: unknown backend '" + which + "' (expected auto, cpu or cuda)");

@@ -1,32 +1,17 @@
 // Device inventory and the shared-math self-test of a CUDA build. Bit-exact agreement is
-// required for everything but exp/log. Device memory is held by a
-// small RAII buffer; every runtime call is checked.
+// required for everything but exp/log. Device memory is held by RAII buffers; every
+// runtime call is checked.
 #include <cmath>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "../kernels/cuda_check.cuh"
+#include "../kernels/device_buffer.cuh"
 #include "../kernels/math_selftest.cuh"
 #include "devices.hpp"
 
 namespace attnswarm {
-
-namespace {
-
-struct device_free {
-  void operator()(void* p) const { cudaFree(p); }
-};
-using device_buffer = std::unique_ptr<double, device_free>;
-
-device_buffer device_alloc(std::size_t count) {
-  void* p = nullptr;
-  ATTN_CUDA_CHECK(cudaMalloc(&p, count * sizeof(double)));
-  return device_buffer(static_cast<double*>(p));
-}
-
-}  // namespace
 
 device_inventory probe_devices() {
   device_inventory inv;
@@ -51,17 +36,18 @@ std::string run_device_selftest(int device) {
   constexpr int n = 1000;  // not a multiple of the block size on purpose
   constexpr std::uint64_t seed = 0x243f6a8885a308d3ull;
   ATTN_CUDA_CHECK(cudaSetDevice(device));
-  std::vector<device_buffer> bufs;
-  for (int k = 0; k < 6; ++k) bufs.push_back(device_alloc(n));
+  std::vector<detail::device_buffer<double>> bufs;
+  for (int k = 0; k < 6; ++k) bufs.emplace_back(n);
   // Poison the outputs so an element the kernel did not write shows up as a mismatch.
-  for (auto& b : bufs) ATTN_CUDA_CHECK(cudaMemset(b.get(), 0xff, n * sizeof(double)));
+  for (auto& b : bufs) b.poison(nullptr);
   const math_selftest_outputs out{bufs[0].get(), bufs[1].get(), bufs[2].get(),
                                   bufs[3].get(), bufs[4].get(), bufs[5].get()};
   launch_math_selftest(seed, n, out, nullptr);
   ATTN_CUDA_CHECK(cudaDeviceSynchronize());
   std::vector<double> got(6 * static_cast<std::size_t>(n));
   for (int k = 0; k < 6; ++k)
-    ATTN_CUDA_CHECK(cudaMemcpy(got.data() + k * n, bufs[k].get(), n * sizeof(double), cudaMemcpyDeviceToHost));
+    bufs[k].download(got.data() + k * n, n, nullptr);
+  ATTN_CUDA_CHECK(cudaDeviceSynchronize());
   static const char* names[6] = {"u1", "u2", "x", "v", "shape_weight", "capacity_factor"};
   for (int i = 0; i < n; ++i) {
     double want[6];

@@ -1,7 +1,8 @@
-// Every CUDA runtime call goes through ATTN_CUDA_CHECK: a failure becomes an exception
+// Every CUDA runtime call goes through ATTN_CUDA_CHECK (cuBLAS: ATTN_CUBLAS_CHECK): a failure becomes an exception
 // naming the file, the line and the error, never an exit().
 #pragma once
 
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <stdexcept>
@@ -25,6 +26,13 @@ inline void cuda_check(cudaError_t code, const char* call, const char* file, int
   if (code != cudaSuccess) throw cuda_error(code, call, file, line);
 }
 
+inline void cublas_check(cublasStatus_t code, const char* call, const char* file, int line) {
+  if (code != CUBLAS_STATUS_SUCCESS)
+    throw std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + call + " failed: " +
+                             cublasGetStatusName(code) + " (" + cublasGetStatusString(code) + ")");
+}
+
 }  // namespace attnswarm::detail
 
+#define ATTN_CUBLAS_CHECK(call) ::attnswarm::detail::cublas_check((call), #call, __FILE__, __LINE__)
 #define ATTN_CUDA_CHECK(call) ::attnswarm::detail::cuda_check((call), #call, __FILE__, __LINE__)

@@ -1,4 +1,4 @@
-// CPU reference benchmark: one-policy evaluation (GB/s of F and A read) and one batched
+// Backend benchmark (CPU reference by default, --backend cuda): one-policy evaluation (GB/s of F and A read) and one batched
 // swarm evaluation of P policies (ms), on a bundle. Prints one JSON object on stdout so
 // bench/cpu_vs_numpy.sh can put it beside numpy's figures from the same run.
 #include <omp.h>
@@ -11,7 +11,6 @@
 #include <cmath>
 
 #include "backend.hpp"
-#include "cpu_backend.hpp"
 #include "problem.hpp"
 
 using namespace attnswarm;
@@ -33,7 +32,7 @@ double median_seconds(int reps, F&& body) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"CPU reference benchmark"};
+  CLI::App app{"evaluation benchmark (one policy, batched)"};
   std::string dir;
   int particles = 128, reps = 5, threads = 0;
   double tau = 1.0, beta = 0.0;
@@ -43,10 +42,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads)->capture_default_str();
   app.add_option("--tau", tau)->capture_default_str();
   app.add_option("--beta", beta)->capture_default_str();
+  std::string which = "cpu";
+  app.add_option("--backend", which, "cpu or cuda")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const problem p = load_problem(dir);
-  auto b = make_cpu_backend(p, threads);
+  auto b = make_backend(which, p, threads);
   // The same policies as bench/numpy_baseline.py builds: W[q, d] = sin(1 + 0.7 q + 0.3 d).
   std::vector<double> w(static_cast<std::size_t>(particles * p.dims()));
   for (int q = 0; q < particles; ++q)
@@ -62,6 +63,8 @@ int main(int argc, char** argv) {
   const double flops = 2.0 * p.users * particles * (p.tasks + 2.0 * p.tasks);
 
   nlohmann::ordered_json j;
+  j["backend"] = b->name();
+  j["device"] = b->device_description();
   j["users"] = p.users;
   j["tasks"] = p.tasks;
   j["segments"] = p.segments;
