@@ -83,8 +83,7 @@ TEST_P(BoundVsLp, BoundIsWithinATenthOfAPercentAboveTheLpAndNoPolicyBeatsIt) {
   o.zero_rows = 0.05;  // idle users
   const instance in = testing::random_instance(rng, o);
   temp_dir tmp;
-  testing::write_bundle(tmp / "b", in);
-  const problem p = load_problem(tmp / "b");
+  const problem p = testing::load_instance(tmp, in);
   auto b = make_cpu_backend(p, 0);
 
   const double lp = exact_lp(in);
@@ -124,8 +123,7 @@ TEST(Bound, WithoutCapacitiesItIsTheBestAttractionAndNeedsNoIterations) {
   o.users = 300;
   const instance in = testing::random_instance(rng, o);
   temp_dir tmp;
-  testing::write_bundle(tmp / "b", in);
-  const problem p = load_problem(tmp / "b");
+  const problem p = testing::load_instance(tmp, in);
   auto b = make_cpu_backend(p, 0);
   double want = 0.0;
   for (std::int64_t i = 0; i < in.users; ++i) {

@@ -64,8 +64,7 @@ TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
   o.segments = c.segments;
   o.zero_rows = 0.05;
   temp_dir tmp;
-  testing::write_bundle(tmp / "b", testing::random_instance(rng, o));
-  const problem p = load_problem(tmp / "b");
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
   auto gpu = make_backend("cuda", p, 0);
   ASSERT_EQ(gpu->name(), "cuda");
@@ -130,8 +129,7 @@ TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
   o.users = 20000;
   o.tasks = 24;
   o.segments = 3;
-  testing::write_bundle(tmp / "b", testing::random_instance(rng, o));
-  const problem p = load_problem(tmp / "b");
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
   auto gpu = make_backend("cuda", p, 0);
   swarm_options so;
@@ -160,8 +158,7 @@ TEST(Gpu, BoundMatchesTheCpuBound) {
   testing::instance_options o;
   o.users = 3000;
   o.tasks = 17;
-  testing::write_bundle(tmp / "b", testing::random_instance(rng, o));
-  const problem p = load_problem(tmp / "b");
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
   auto gpu = make_backend("cuda", p, 0);
   const bound_result a = compute_bound(p, *cpu, bound_options{});

@@ -101,8 +101,7 @@ TEST_P(Model, ReportAndBatchedEvaluationMatchBruteForce) {
   o.with_capacity = c.with_capacity;
   const instance in = testing::random_instance(rng, o);
   temp_dir tmp;
-  testing::write_bundle(tmp / "b", in, c.type);
-  const problem p = load_problem(tmp / "b");
+  const problem p = testing::load_instance(tmp, in, c.type);
   auto b = make_cpu_backend(p, 0);
   const shape s{c.tau, c.beta};
 
@@ -160,8 +159,7 @@ TEST(Model, BaselineIsThePlainNormalization) {
   o.segments = 2;
   const instance in = testing::random_instance(rng, o);
   temp_dir tmp;
-  testing::write_bundle(tmp / "b", in);
-  const problem p = load_problem(tmp / "b");
+  const problem p = testing::load_instance(tmp, in);
   auto b = make_cpu_backend(p, 0);
   const std::vector<double> zero(p.dims(), 0.0);
   const policy_report rep = b->report(zero.data(), shape{}, 0);
@@ -180,8 +178,7 @@ TEST(Model, ServedEqualsUtilizationWithoutCapacities) {
   o.with_capacity = false;
   const instance in = testing::random_instance(rng, o);
   temp_dir tmp;
-  testing::write_bundle(tmp / "b", in);
-  const problem p = load_problem(tmp / "b");
+  const problem p = testing::load_instance(tmp, in);
   auto b = make_cpu_backend(p, 0);
   const auto w = random_policy(rng, p.dims(), 2.0);
   const policy_report rep = b->report(w.data(), shape{0.5, 1.0}, 0);
@@ -196,8 +193,7 @@ TEST(Model, ResultsDoNotDependOnTheThreadCount) {
   o.segments = 3;
   const instance in = testing::random_instance(rng, o);
   temp_dir tmp;
-  testing::write_bundle(tmp / "b", in);
-  const problem p = load_problem(tmp / "b");
+  const problem p = testing::load_instance(tmp, in);
   auto one = make_cpu_backend(p, 1);
   auto two = make_cpu_backend(p, 2);
   auto three = make_cpu_backend(p, 3);

@@ -5,29 +5,14 @@
 #include <cmath>
 #include <thread>
 
+#include "../bench/standard_functions.hpp"
 #include "swarm.hpp"
 
 namespace attnswarm {
 namespace {
 
-void sphere(const double* x, int count, int dims, double* f) {
-  for (int p = 0; p < count; ++p) {
-    double s = 0.0;
-    for (int d = 0; d < dims; ++d) s += x[p * dims + d] * x[p * dims + d];
-    f[p] = s;
-  }
-}
-
-void rastrigin(const double* x, int count, int dims, double* f) {
-  for (int p = 0; p < count; ++p) {
-    double s = 10.0 * dims;
-    for (int d = 0; d < dims; ++d) {
-      const double v = x[p * dims + d];
-      s += v * v - 10.0 * std::cos(2.0 * M_PI * v);
-    }
-    f[p] = s;
-  }
-}
+using standard_functions::rastrigin;
+using standard_functions::sphere;
 
 swarm_options bounded(double lo, double hi) {
   swarm_options o;

@@ -80,6 +80,11 @@ void write_bundle(const std::string& dir, const instance& in, dtype type) {
   if (!in.capacity.empty()) write_npy(dir + "/capacity.npy", dtype::f64, {in.tasks}, in.capacity.data());
 }
 
+problem load_instance(const temp_dir& tmp, const instance& in, dtype type) {
+  write_bundle(tmp / "b", in, type);
+  return load_problem(tmp / "b");
+}
+
 command_result run_cli(const std::string& args) {
   temp_dir tmp;
   const std::string out = tmp / "stdout", err = tmp / "stderr";

@@ -51,6 +51,9 @@ instance random_instance(std::mt19937_64& rng, const instance_options& o);
 // Writes a bundle folder; F and A in `type` (f32 or f64).
 void write_bundle(const std::string& dir, const instance& in, dtype type = dtype::f32);
 
+// Writes the instance as a bundle in tmp/"b" and loads it back.
+problem load_instance(const temp_dir& tmp, const instance& in, dtype type = dtype::f32);
+
 struct command_result {
   int exit_code = -1;
   std::string out, err;
