@@ -1,4 +1,4 @@
-// FISTA with backtracking and function-value restarts, on D_gamma for a falling sequence of
+// FISTA with a secant step size and gradient restarts, on D_gamma for a falling sequence of
 // gamma. Each pass over the users returns the smoothed value, the exact value and the
 // gradient at once, so every point the optimizer visits also yields a valid exact bound;
 // the smallest is reported.
@@ -113,50 +113,59 @@ bound_result compute_bound(const problem& p, backend& b, const bound_options& o)
   double lipschitz = std::max(2.0 * max_load / gamma, 1e-12);
 
   for (;;) {
-    // one stage of FISTA on D_gamma, warm-started at x
+    // One stage of FISTA on D_gamma, warm-started at x. One pass per step: the gradient at
+    // the extrapolated point y. The step 1/L follows a secant estimate of the curvature
+    // between consecutive points, and the momentum restarts when the step turns uphill
+    // (O'Donoghue and Candes' gradient restart), so no function values are compared; the
+    // bound stays valid whatever the steps, since it is the exact D at the best point seen.
     evaluated y = x;
+    std::vector<double> x_prev = x.lambda;
     double t = 1.0;
     const bool last_stage = gamma * smoothing_per_gamma <= o.tolerance * oracle.best.exact;
-    std::vector<double> history;  // smoothed values of this stage
+    std::vector<double> history;  // best smoothed value of this stage, per step
+    double stage_best = y.smooth;
     bool stage_done = false;
     while (!stage_done && res.iterations < o.iterations) {
       if (o.interrupt != nullptr && o.interrupt->load()) return finish(false, gamma);
       ++res.iterations;
-      evaluated xn;
-      for (;;) {  // backtracking on the step 1/L
-        xn = oracle.at(project_step(p, y.lambda, y.grad, 1.0 / lipschitz), gamma);
-        const double model = y.smooth + dot_diff(y.grad, xn.lambda, y.lambda) +
-                             0.5 * lipschitz * sq_dist(xn.lambda, y.lambda);
-        if (xn.smooth <= model + 1e-12 * std::fabs(model)) break;
-        lipschitz *= 2.0;
-        // Only rounding can defeat the test at a vanishing step: x is as good as it gets.
-        if (lipschitz > 1e300) return finish(false, gamma);
-      }
-      if (xn.smooth > x.smooth) {
-        // no descent: drop the momentum and step again from x
-        t = 1.0;
-        y = x;
+      const std::vector<double> xn = project_step(p, y.lambda, y.grad, 1.0 / lipschitz);
+      std::vector<double> yl(m, 0.0);
+      if (dot_diff(y.grad, xn, x_prev) > 0.0) {
+        t = 1.0;  // uphill: restart the momentum
+        yl = xn;
       } else {
         const double tn = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
-        std::vector<double> yl(m);
-        for (std::size_t j = 0; j < m; ++j) {
-          yl[j] = xn.lambda[j] + (t - 1.0) / tn * (xn.lambda[j] - x.lambda[j]);
-          if (!std::isfinite(p.capacity[j])) yl[j] = 0.0;
-          yl[j] = std::max(0.0, yl[j]);
-        }
-        x = xn;
+        for (std::size_t j = 0; j < m; ++j)
+          if (std::isfinite(p.capacity[j])) yl[j] = std::max(0.0, xn[j] + (t - 1.0) / tn * (xn[j] - x_prev[j]));
         t = tn;
-        y = yl == x.lambda ? x : oracle.at(yl, gamma);
       }
-      lipschitz *= 0.95;  // let the step grow again where the curvature allows
-      history.push_back(x.smooth);
+      x_prev = xn;
+      evaluated yn = oracle.at(yl, gamma);
+      // secant curvature between y and yn; grow the step slowly, shrink it at once
+      const double dist2 = sq_dist(yn.lambda, y.lambda);
+      if (dist2 > 0.0) {
+        double g2 = 0.0;
+        for (std::size_t j = 0; j < m; ++j) g2 += (yn.grad[j] - y.grad[j]) * (yn.grad[j] - y.grad[j]);
+        const double secant = std::sqrt(g2 / dist2);
+        lipschitz = secant > lipschitz ? 2.0 * secant : std::max(0.9 * lipschitz, secant);
+      }
+      if (!std::isfinite(yn.smooth) || yn.smooth > 2.0 * std::fabs(stage_best) + 1.0) {
+        // a step far too long: go back to the stage's best point with a shorter step
+        lipschitz *= 4.0;
+        t = 1.0;
+        yn = oracle.at(oracle.best.lambda, gamma);
+        x_prev = yn.lambda;
+      }
+      y = std::move(yn);
+      stage_best = std::min(stage_best, y.smooth);
+      history.push_back(stage_best);
       // A stage ends when its progress is small next to what it can still matter: in the
       // last stage, the tolerance; before it, the stage's own smoothing gap D_gamma - D,
       // since the next, sharper stage starts from here anyway.
       constexpr std::size_t window = 5;
       if (history.size() > window) {
-        const double progress = history[history.size() - 1 - window] - x.smooth;
-        const double enough = last_stage ? 0.25 * o.tolerance * std::fabs(x.smooth) : 0.05 * (x.smooth - x.exact);
+        const double progress = history[history.size() - 1 - window] - stage_best;
+        const double enough = last_stage ? 0.25 * o.tolerance * std::fabs(stage_best) : 0.05 * (y.smooth - y.exact);
         stage_done = progress <= enough;
       }
     }
@@ -164,7 +173,7 @@ bound_result compute_bound(const problem& p, backend& b, const bound_options& o)
     if (res.iterations >= o.iterations) return finish(false, gamma);
     gamma *= 0.25;
     lipschitz *= 4.0;
-    x = oracle.at(x.lambda, gamma);
+    x = oracle.at(oracle.best.lambda, gamma);
   }
 }
 
