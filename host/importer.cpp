@@ -28,20 +28,31 @@ struct string_hash {
 template <typename V>
 using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
 
-// Dense ids in order of first appearance. The map's keys are views into a deque, whose
-// strings never move, so lookups by string_view need no temporary string.
+// Dense ids in order of first appearance, in an open-addressing table of (hash, id) so that
+// a lookup touches one slot and, on a hash match, one key; keys live in a deque (stable).
 class key_index {
  public:
+  key_index() : slots_(1024) {}
   int find(std::string_view key) const {
-    const auto it = ids_.find(key);
-    return it == ids_.end() ? -1 : it->second;
+    const std::uint64_t h = hash(key);
+    for (std::size_t at = h & (slots_.size() - 1);; at = (at + 1) & (slots_.size() - 1)) {
+      const slot& s = slots_[at];
+      if (s.id < 0) return -1;
+      if (s.hash == h && keys_[static_cast<std::size_t>(s.id)] == key) return s.id;
+    }
   }
   int insert(std::string_view key) {
-    const auto it = ids_.find(key);
-    if (it != ids_.end()) return it->second;
+    const std::uint64_t h = hash(key);
+    std::size_t at = h & (slots_.size() - 1);
+    for (;; at = (at + 1) & (slots_.size() - 1)) {
+      const slot& s = slots_[at];
+      if (s.id < 0) break;
+      if (s.hash == h && keys_[static_cast<std::size_t>(s.id)] == key) return s.id;
+    }
     const int id = static_cast<int>(keys_.size());
     keys_.emplace_back(key);
-    ids_.emplace(keys_.back(), id);
+    slots_[at] = slot{h, id};
+    if (2 * keys_.size() > slots_.size()) grow();
     return id;
   }
   const std::string& key(std::size_t id) const { return keys_[id]; }
@@ -49,7 +60,27 @@ class key_index {
   std::size_t size() const { return keys_.size(); }
 
  private:
-  std::unordered_map<std::string_view, int> ids_;
+  struct slot {
+    std::uint64_t hash = 0;
+    int id = -1;
+  };
+  // FNV-1a, then a multiply to spread the low bits the table indexes by.
+  static std::uint64_t hash(std::string_view key) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+    return (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ull;
+  }
+  void grow() {
+    std::vector<slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const slot& s : old) {
+      if (s.id < 0) continue;
+      std::size_t at = s.hash & (slots_.size() - 1);
+      while (slots_[at].id >= 0) at = (at + 1) & (slots_.size() - 1);
+      slots_[at] = s;
+    }
+  }
+  std::vector<slot> slots_;
   std::deque<std::string> keys_;
 };
 
@@ -207,8 +238,8 @@ class pair_accumulator {
   void add(std::uint64_t user, std::uint32_t task, double w, double value, double time) {
     if (2 * (size_ + 1) > slots_.size()) grow();
     slot& s = find(user << 32 | task);
-    if (!s.used) {
-      s = slot{user << 32 | task, 0.0, 0.0, time, true};
+    if (s.key == k_empty) {
+      s = slot{user << 32 | task, 0.0, 0.0, time};
       ++size_;
     }
     if (half_life_s_ > 0.0) {
@@ -228,7 +259,7 @@ class pair_accumulator {
   template <typename F>
   void for_each(F&& f, double newest) const {
     for (const slot& s : slots_) {
-      if (!s.used) continue;
+      if (s.key == k_empty) continue;
       const double decay = half_life_s_ > 0.0 ? std::exp2(-(newest - s.time) / half_life_s_) : 1.0;
       f(s.key >> 32, static_cast<std::uint32_t>(s.key), s.f * decay, s.v * decay);
     }
@@ -237,15 +268,19 @@ class pair_accumulator {
   std::size_t size() const { return size_; }
 
  private:
+  static constexpr std::uint64_t k_empty = ~0ull;  // no user id reaches 2^32 - 1
   struct slot {
-    std::uint64_t key = 0;
+    std::uint64_t key = k_empty;
     double f = 0.0, v = 0.0, time = 0.0;
-    bool used = false;
   };
 
+  std::size_t index(std::uint64_t key) const {
+    return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & (slots_.size() - 1);
+  }
+
   slot& find(std::uint64_t key) {
-    std::size_t h = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & (slots_.size() - 1);
-    while (slots_[h].used && slots_[h].key != key) h = (h + 1) & (slots_.size() - 1);
+    std::size_t h = index(key);
+    while (slots_[h].key != k_empty && slots_[h].key != key) h = (h + 1) & (slots_.size() - 1);
     return slots_[h];
   }
 
@@ -253,7 +288,7 @@ class pair_accumulator {
     std::vector<slot> old(slots_.size() * 2);
     old.swap(slots_);
     for (const slot& s : old)
-      if (s.used) find(s.key) = s;
+      if (s.key != k_empty) find(s.key) = s;
   }
 
   double half_life_s_;
