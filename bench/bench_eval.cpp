@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   const problem p = load_problem(dir);
-  auto b = make_backend(which, p, threads);
+  auto b = make_backend(which, p, backend_options{threads, false});
   // The same policies as bench/numpy_baseline.py builds: W[q, d] = sin(1 + 0.7 q + 0.3 d).
   std::vector<double> w(static_cast<std::size_t>(particles * p.dims()));
   for (int q = 0; q < particles; ++q)

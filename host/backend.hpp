@@ -54,8 +54,13 @@ class backend {
   virtual dual_sums dual_pass(const double* lambda, double gamma) = 0;
 };
 
-// "cpu", "cuda" or "auto" (CUDA when compiled in and a device is usable, else CPU). Throws
+struct backend_options {
+  int threads = 0;    // CPU threads (0 = all cores)
+  bool tf32 = false;  // CUDA: let the batched products use TF32 tensor cores
+};
+
+// "cpu", "cuda" or "auto" (for now always the CPU reference: see README). Throws
 // unavailable_error when "cuda" cannot be had, with the reason.
-std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, int threads);
+std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o = {});
 
 }  // namespace attnswarm

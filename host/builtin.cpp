@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "errors.hpp"
+#include "trace.hpp"
 
 namespace attnswarm {
 
@@ -44,6 +45,7 @@ problem load_builtin_instance() {
 }
 
 problem load_problem_or_builtin(const std::string& dir, bool quiet) {
+  const trace_range range("load");
   if (!dir.empty()) return load_problem(dir);
   if (!quiet) std::fprintf(stderr, "attnswarm: no --problem given: using the %s\n", builtin_instance_description().c_str());
   return load_builtin_instance();

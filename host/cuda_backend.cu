@@ -17,6 +17,7 @@
 #include "../kernels/device_buffer.cuh"
 #include "../kernels/eval_kernels.cuh"
 #include "errors.hpp"
+#include "trace.hpp"
 
 namespace attnswarm {
 
@@ -36,11 +37,13 @@ struct device_select {
 
 class cuda_backend final : public backend {
  public:
-  cuda_backend(const problem& p, int device) : p_(p), select_(device) {
+  cuda_backend(const problem& p, int device, bool tf32) : p_(p), select_(device) {
+    ATTN_CUBLAS_CHECK(cublasSetMathMode(blas_.get(), tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
     cudaDeviceProp prop{};
     ATTN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
     description_ = std::string(prop.name) + ", " + std::to_string(prop.totalGlobalMem >> 20) + " MiB, sm " +
                    std::to_string(prop.major) + "." + std::to_string(prop.minor) +
+                   (tf32 ? ", TF32 products" : ", FP32 products") +
                    " (CUDA backend: experimental, not yet validated on a GPU)";
     const std::int64_t n = p.users, m = p.tasks;
     if (m > k_max_shared_tasks)
@@ -183,6 +186,7 @@ class cuda_backend final : public backend {
   // F and A as float32 (converted row by row when the bundle holds float64), mass, segments,
   // and the users in segment order.
   void upload_problem() {
+    const trace_range range("upload");
     const std::int64_t n = p_.users, m = p_.tasks;
     ATTN_CUBLAS_CHECK(cublasSetStream(blas_.get(), stream_.get()));
     f_ = device_buffer<float>(static_cast<std::size_t>(n * m));
@@ -250,8 +254,8 @@ class cuda_backend final : public backend {
 
 }  // namespace
 
-std::unique_ptr<backend> make_cuda_backend(const problem& p, int device) {
-  return std::make_unique<cuda_backend>(p, device);
+std::unique_ptr<backend> make_cuda_backend(const problem& p, int device, bool tf32) {
+  return std::make_unique<cuda_backend>(p, device, tf32);
 }
 
 }  // namespace attnswarm

@@ -8,7 +8,8 @@
 
 namespace attnswarm {
 
-// Throws unavailable_error when the device cannot hold the problem.
-std::unique_ptr<backend> make_cuda_backend(const problem& p, int device);
+// Throws unavailable_error when the device cannot hold the problem. With tf32 the batched
+// products may use TF32 tensor cores (10-bit mantissa inputs): faster, less exact.
+std::unique_ptr<backend> make_cuda_backend(const problem& p, int device, bool tf32);
 
 }  // namespace attnswarm

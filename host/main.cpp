@@ -26,6 +26,7 @@
 #include "outputs.hpp"
 #include "solver.hpp"
 #include "staged_dir.hpp"
+#include "trace.hpp"
 #include "bound.hpp"
 
 #ifndef ATTNSWARM_VERSION
@@ -68,6 +69,8 @@ struct solve_flags {
   std::string inertia = "constant";
   std::string out;
   std::optional<double> tau, beta;
+  bool profile = false;
+  bool tf32 = false;
   solve_options o;
 };
 
@@ -96,7 +99,7 @@ int run_solve(solve_flags& f) {
   check_solve_flags(f);
   apply_threads(f.c.threads);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
-  auto b = make_backend(f.backend, p, f.c.threads);
+  auto b = make_backend(f.backend, p, backend_options{f.c.threads, f.tf32});
   const bool progress = !f.c.quiet && ::isatty(STDERR_FILENO);
   double baseline_served = 0.0;
   f.o.interrupt = &g_interrupted;
@@ -114,7 +117,9 @@ int run_solve(solve_flags& f) {
   }
   f.o.on_baseline = [&](const policy_report& base) { baseline_served = base.served; };
   std::signal(SIGINT, on_sigint);
+  if (f.profile) profiler_start();
   const solve_result r = solve(p, *b, f.o);
+  if (f.profile) profiler_stop();
   std::signal(SIGINT, SIG_DFL);
   if (progress) std::fprintf(stderr, "\n");
   run_info info{b->name(), b->device_description(), p.source, f.c.threads > 0 ? f.c.threads : omp_get_max_threads()};
@@ -187,7 +192,7 @@ int run_eval(eval_flags& f) {
   if (f.beta) s.beta = *f.beta;
   if (!(s.tau > 0.0) || !std::isfinite(s.tau)) throw input_error("--tau: must be a finite number > 0");
   if (!(s.beta >= 0.0) || !std::isfinite(s.beta)) throw input_error("--beta: must be a finite number >= 0");
-  auto b = make_backend("cpu", p, f.c.threads);
+  auto b = make_backend("cpu", p, backend_options{f.c.threads, false});
   const policy_report rep = b->report(w.data(), s, 0);
   const auto j = report_json(p, s, rep);
   if (f.c.json) {
@@ -218,7 +223,7 @@ int run_bound(bound_flags& f) {
   if (!(f.o.tolerance > 0.0)) throw input_error("--tolerance: must be > 0");
   apply_threads(f.c.threads);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
-  auto b = make_backend("cpu", p, f.c.threads);
+  auto b = make_backend("cpu", p, backend_options{f.c.threads, false});
   f.o.interrupt = &g_interrupted;
   std::signal(SIGINT, on_sigint);
   const bound_result r = compute_bound(p, *b, f.o);
@@ -344,6 +349,8 @@ int main(int argc, char** argv) {
   solve_cmd->add_flag("--no-bound", [&sf](std::int64_t) { sf.o.bound = false; }, "skip the certified upper bound");
   solve_cmd->add_option("--bound-iterations", sf.o.bound_opts.iterations, "gradient steps of the bound")
       ->capture_default_str();
+  solve_cmd->add_flag("--tf32", sf.tf32, "CUDA: batched products on TF32 tensor cores (faster, less exact)");
+  solve_cmd->add_flag("--profile", sf.profile, "bracket the solve with cudaProfilerStart/Stop (Nsight)");
   solve_cmd->add_flag("--json", sf.c.json, "print the summary as JSON on stdout");
   solve_cmd->add_flag("--quiet", sf.c.quiet, "no progress line or notes on stderr");
 

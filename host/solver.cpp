@@ -1,6 +1,8 @@
 #include "solver.hpp"
 
 #include <chrono>
+
+#include "trace.hpp"
 #include <limits>
 
 namespace attnswarm {
@@ -50,10 +52,14 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   const int dims = static_cast<int>(p.dims());
   const std::vector<double> zero(static_cast<std::size_t>(dims), 0.0);
   solve_result res;
-  res.baseline = b.report(zero.data(), shape{}, 0);
+  {
+    const trace_range range("report");
+    res.baseline = b.report(zero.data(), shape{}, 0);
+  }
   if (o.on_baseline) o.on_baseline(res.baseline);
 
   const auto objective = [&b](const double* x, int count, int, double* f) {
+    const trace_range range("evaluate");
     b.evaluate(x, count, f);
     for (int q = 0; q < count; ++q) f[q] = -f[q];
   };
@@ -62,6 +68,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   std::vector<double> search_best = zero;
   res.best_shape = grid.front();
   if (grid.size() > 1) {
+    const trace_range range("shape search");
     double best = -std::numeric_limits<double>::infinity();
     for (const shape& s : grid) {
       b.set_shape(s);
@@ -85,6 +92,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   if (search_best != zero) so.seeded.push_back(search_best);
   res.swarm = run_swarm(dims, objective, so, o.on_progress);
   res.best_policy = res.swarm.best_x;
+  const trace_range report_range("report");
   res.best = b.report(res.best_policy.data(), res.best_shape, o.topk);
   if (res.best.served < res.baseline.served) {
     // The search ran on float32 products; the exact check is the one that counts, and the
@@ -97,6 +105,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   if (o.bound) {
     bound_options bo = o.bound_opts;
     bo.interrupt = o.interrupt;
+    const trace_range range("bound");
     res.bound = compute_bound(p, b, bo);
   }
   res.elapsed_s = elapsed();

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "../kernels/attn_math.hpp"
+#include "trace.hpp"
 
 namespace attnswarm {
 
@@ -98,12 +99,15 @@ swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_o
     pso_coeffs c{o.omega, o.c1, o.c2, o.v_max, o.x_lo, o.x_hi};
     if (o.omega_end >= 0.0 && o.iterations > 1)
       c.omega = o.omega + (o.omega_end - o.omega) * (t - 1) / (o.iterations - 1);
-    for (int p = 0; p < np; ++p) nb[p] = neighbourhood_best(pbest_f, p, o.topo, gbest);
-    for (int p = 0; p < np; ++p) {
-      const double* nbest = pbest.data() + static_cast<std::size_t>(nb[p]) * dims;
-      for (int d = 0; d < dims; ++d) {
-        const std::size_t k = static_cast<std::size_t>(p) * dims + d;
-        pso_update(x[k], v[k], pbest[k], nbest[d], swarm_draw(o.seed, t, p, d), c);
+    {
+      const trace_range range("swarm step");
+      for (int p = 0; p < np; ++p) nb[p] = neighbourhood_best(pbest_f, p, o.topo, gbest);
+      for (int p = 0; p < np; ++p) {
+        const double* nbest = pbest.data() + static_cast<std::size_t>(nb[p]) * dims;
+        for (int d = 0; d < dims; ++d) {
+          const std::size_t k = static_cast<std::size_t>(p) * dims + d;
+          pso_update(x[k], v[k], pbest[k], nbest[d], swarm_draw(o.seed, t, p, d), c);
+        }
       }
     }
     objective(x.data(), np, dims, f.data());

@@ -66,7 +66,7 @@ TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
   temp_dir tmp;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
-  auto gpu = make_backend("cuda", p, 0);
+  auto gpu = make_backend("cuda", p);
   ASSERT_EQ(gpu->name(), "cuda");
   const shape s{c.tau, c.beta};
 
@@ -131,7 +131,7 @@ TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
   o.segments = 3;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
-  auto gpu = make_backend("cuda", p, 0);
+  auto gpu = make_backend("cuda", p);
   swarm_options so;
   so.particles = 64;
   so.iterations = 20;
@@ -160,7 +160,7 @@ TEST(Gpu, BoundMatchesTheCpuBound) {
   o.tasks = 17;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
-  auto gpu = make_backend("cuda", p, 0);
+  auto gpu = make_backend("cuda", p);
   const bound_result a = compute_bound(p, *cpu, bound_options{});
   const bound_result g = compute_bound(p, *gpu, bound_options{});
   EXPECT_TRUE(close(g.upper_bound, a.upper_bound, 1e-6)) << g.upper_bound << " vs " << a.upper_bound;
