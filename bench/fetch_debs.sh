@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 mkdir -p .debs
 cd .debs
 apt-get update -qq
-apt-get download libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libopenblas-pthread-dev \
-  libopenblas0-pthread libopenblas0 libgfortran5 coinor-libclp-dev coinor-libclp1 coinor-libcoinutils-dev \
-  coinor-libcoinutils3v5 liblapack3 libblas3 2>&1 | tail -1
+rm -f ./*.deb
+# CLP (the bound-vs-LP tests) stays behind: its link needs the BLAS alternatives that an
+# unpacked prefix lacks, and those tests are CPU tests that CI runs.
+apt-get download libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libopenblas-dev libopenblas-pthread-dev \
+  libopenblas0-pthread libopenblas0 libgfortran5 2>&1 | grep -v "unsandboxed" || true
 ls -1 | wc -l
