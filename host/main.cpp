@@ -104,13 +104,16 @@ int run_solve(solve_flags& f) {
   double baseline_served = 0.0;
   f.o.interrupt = &g_interrupted;
   if (progress) {
-    f.o.on_progress = [&](const swarm_progress& pr, const swarm_options& so) {
-      static double last = -1.0;
+    f.o.on_phase = [](const std::string& phase) {
+      std::fprintf(stderr, "\r\033[K[attnswarm] %s", phase.c_str());
+      std::fflush(stderr);
+    };
+    f.o.on_progress = [&, last = -1.0](const swarm_progress& pr, const swarm_options& so) mutable {
       if (pr.elapsed_s - last < 0.1 && pr.iteration < so.iterations) return;
       last = pr.elapsed_s;
       const double eta = pr.iteration > 0 ? pr.elapsed_s / pr.iteration * (so.iterations - pr.iteration) : 0.0;
       const double gain = baseline_served > 0.0 ? (-pr.best / baseline_served - 1.0) * 100.0 : 0.0;
-      std::fprintf(stderr, "\r[attnswarm] iter %d/%d  best served %.6g  %+.2f%% vs baseline  ETA %.0fs   ",
+      std::fprintf(stderr, "\r\033[K[attnswarm] iter %d/%d  best served %.6g  %+.2f%% vs baseline  ETA %.0fs",
                    pr.iteration, so.iterations, -pr.best, gain, eta);
       std::fflush(stderr);
     };

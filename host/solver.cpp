@@ -1,6 +1,8 @@
 #include "solver.hpp"
 
 #include <chrono>
+#include <cstdio>
+#include <string>
 
 #include "trace.hpp"
 #include <limits>
@@ -71,6 +73,12 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     const trace_range range("shape search");
     double best = -std::numeric_limits<double>::infinity();
     for (const shape& s : grid) {
+      if (o.on_phase) {
+        char text[96];
+        std::snprintf(text, sizeof text, "shape search %zu/%zu (tau %g, beta %g)", res.shape_search.size() + 1,
+                      grid.size(), s.tau, s.beta);
+        o.on_phase(text);
+      }
       b.set_shape(s);
       swarm_options so = policy_swarm_options(o, o.search_iterations, time_left());
       so.seeded = {zero};
@@ -106,6 +114,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     bound_options bo = o.bound_opts;
     bo.interrupt = o.interrupt;
     const trace_range range("bound");
+    if (o.on_phase) o.on_phase("certified upper bound");
     res.bound = compute_bound(p, b, bo);
   }
   res.elapsed_s = elapsed();

@@ -33,6 +33,8 @@ struct solve_options {
   const std::atomic<bool>* interrupt = nullptr;
   progress_callback on_progress;  // main swarm only
   std::function<void(const policy_report&)> on_baseline;  // once the baseline is known
+  std::function<void(const std::string&)> on_phase;         // "shape search 3/12 ...", "bound"
+
 };
 
 struct shape_trial {

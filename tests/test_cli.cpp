@@ -198,6 +198,20 @@ TEST_F(Cli, InterruptWritesTheBestSoFar) {
   EXPECT_TRUE(std::filesystem::exists(out + "/policy.npy"));
 }
 
+TEST_F(Cli, ProgressLineOnATerminalOnly) {
+  // script(1) gives the command a terminal; run_cli's redirections give it none.
+  const std::string solve = std::string(ATTNSWARM_BIN_PATH) + " solve --problem " + bundle_ +
+                            " --particles 8 --iterations 30 --search-iterations 2";
+  const auto tty = testing::run_shell("script -qec '" + solve + "' /dev/null");
+  EXPECT_NE(tty.out.find("[attnswarm] shape search 1/12 (tau 1, beta 0)"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("[attnswarm] iter 30/30"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("[attnswarm] certified upper bound"), std::string::npos) << tty.out;
+  const auto pipe = testing::run_shell(solve);
+  EXPECT_EQ(pipe.err.find("[attnswarm]"), std::string::npos) << pipe.err;
+  const auto quiet = testing::run_shell("script -qec '" + solve + " --quiet' /dev/null");
+  EXPECT_EQ(quiet.out.find("[attnswarm]"), std::string::npos) << quiet.out;
+}
+
 TEST(CliMisc, InfoSaysWhetherCudaIsCompiledIn) {
   const auto r = run_cli("info --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -85,10 +85,12 @@ problem load_instance(const temp_dir& tmp, const instance& in, dtype type) {
   return load_problem(tmp / "b");
 }
 
-command_result run_cli(const std::string& args) {
+command_result run_cli(const std::string& args) { return run_shell(std::string(ATTNSWARM_BIN) + " " + args); }
+
+command_result run_shell(const std::string& command) {
   temp_dir tmp;
   const std::string out = tmp / "stdout", err = tmp / "stderr";
-  const std::string cmd = std::string(ATTNSWARM_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const std::string cmd = "( " + command + " ) >" + out + " 2>" + err + " </dev/null";
   const int status = std::system(cmd.c_str());
   command_result r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

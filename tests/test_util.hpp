@@ -59,6 +59,8 @@ struct command_result {
   std::string out, err;
 };
 
+// Runs a shell command line, capturing its stdout and stderr; no standard input.
+command_result run_shell(const std::string& command);
 // Runs the attnswarm binary built beside the tests with the given arguments.
 command_result run_cli(const std::string& args);
 
