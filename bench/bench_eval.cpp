@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "backend.hpp"
+#include "devices.hpp"
 #include "problem.hpp"
 
 using namespace attnswarm;
@@ -75,6 +76,11 @@ int main(int argc, char** argv) {
   j["batched_eval_ms"] = t_eval * 1e3;
   j["batched_eval_gflops"] = flops / t_eval / 1e9;
   j["served_policy0"] = served[0];
+  if (b->name() == "cuda") {
+    // the ceiling of the one-policy kernel: a device-to-device copy of as many bytes as it reads
+    j["copy_gbps"] = measure_copy_bandwidth(probe_devices().devices.front().index, static_cast<std::size_t>(bytes));
+    j["one_policy_vs_copy"] = j["one_policy_gbps"].get<double>() / j["copy_gbps"].get<double>();
+  }
   std::cout << j.dump() << std::endl;
   return 0;
 }

@@ -48,20 +48,29 @@ bundle=/tmp/attnswarm-bench-10m
 ./build-gpu/attnswarm generate --users 10000000 --tasks 64 --segments 8 --seed 1 --out "$bundle" | tee "$OUT/generate.txt"
 ./build-gpu/bench/bench_eval --problem "$bundle" --particles 256 --reps 3 --backend cpu | tee "$OUT/bench_cpu.json"
 ./build-gpu/bench/bench_eval --problem "$bundle" --particles 256 --reps 5 --backend cuda | tee "$OUT/bench_cuda.json"
+PYTHONUNBUFFERED=1 python3 bench/torch_baseline.py --problem "$bundle" --particles 256 | tee "$OUT/bench_torch.json"
 
 step "summary"
 python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]
-try:
-    c = json.load(open(os.path.join(out, "bench_cpu.json"))); g = json.load(open(os.path.join(out, "bench_cuda.json")))
-except Exception as e:
-    print("no benchmark figures:", e); sys.exit(0)
-print(f"{'':34}{'CPU (16 cores)':>16}{'CUDA':>16}{'ratio':>10}")
-print(f"{'batched eval, P=256 (ms)':34}{c['batched_eval_ms']:16.1f}{g['batched_eval_ms']:16.2f}{c['batched_eval_ms']/g['batched_eval_ms']:9.1f}x")
-print(f"{'one-policy eval (GB/s of F, A)':34}{c['one_policy_gbps']:16.2f}{g['one_policy_gbps']:16.1f}{g['one_policy_gbps']/c['one_policy_gbps']:9.1f}x")
-print(f"{'batched GFLOP/s':34}{c['batched_eval_gflops']:16.1f}{g['batched_eval_gflops']:16.1f}")
-rel = abs(c['served_policy0'] - g['served_policy0']) / abs(c['served_policy0'])
-print(f"served of policy 0: CPU and CUDA agree to {rel:.1e} relative")
+def read(name):
+    try:
+        return json.load(open(os.path.join(out, name)))
+    except Exception as e:
+        print(f"{name}: no figures ({e})")
+        return None
+c, g, t = read("bench_cpu.json"), read("bench_cuda.json"), read("bench_torch.json")
+if c and g:
+    print(f"{'':34}{'CPU (16 cores)':>16}{'CUDA cuBLAS':>16}{'CPU/CUDA':>10}")
+    print(f"{'batched eval, P=256 (ms)':34}{c['batched_eval_ms']:16.1f}{g['batched_eval_ms']:16.2f}{c['batched_eval_ms']/g['batched_eval_ms']:9.1f}x")
+    print(f"{'one-policy eval (GB/s of F, A)':34}{c['one_policy_gbps']:16.2f}{g['one_policy_gbps']:16.1f}{g['one_policy_gbps']/c['one_policy_gbps']:9.1f}x")
+    print(f"{'batched GFLOP/s':34}{c['batched_eval_gflops']:16.1f}{g['batched_eval_gflops']:16.1f}")
+    print(f"one-policy eval vs device copy ({g['copy_gbps']:.0f} GB/s): {100 * g['one_policy_vs_copy']:.0f}%")
+    rel = abs(c['served_policy0'] - g['served_policy0']) / abs(c['served_policy0'])
+    print(f"served of policy 0: CPU and CUDA agree to {rel:.1e} relative")
+if g and t:
+    rel = abs(t['served_policy0'] - g['served_policy0']) / abs(g['served_policy0'])
+    print(f"PyTorch {t['torch']}: batched eval {t['batched_eval_ms']:.2f} ms; CUDA is {t['batched_eval_ms']/g['batched_eval_ms']:.2f}x faster; served agrees to {rel:.1e}")
 PY
 exit $status

@@ -29,4 +29,9 @@ device_inventory probe_devices();
 // bit for bit, else what differed.
 std::string run_device_selftest(int device);
 
+// Device-to-device copy bandwidth of `bytes` bytes on a device, in GB/s counting the bytes
+// read and written (the ceiling a memory-bound kernel is measured against). Median of a few
+// copies. Throws unavailable_error in a build without CUDA.
+double measure_copy_bandwidth(int device, std::size_t bytes);
+
 }  // namespace attnswarm

@@ -1,6 +1,7 @@
 // Device inventory and the shared-math self-test of a CUDA build. Bit-exact agreement is
 // required for everything but exp/log. Device memory is held by RAII buffers; every
 // runtime call is checked.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -63,6 +64,29 @@ std::string run_device_selftest(int device) {
     }
   }
   return {};
+}
+
+double measure_copy_bandwidth(int device, std::size_t bytes) {
+  ATTN_CUDA_CHECK(cudaSetDevice(device));
+  detail::device_buffer<unsigned char> src(bytes), dst(bytes);
+  src.zero(nullptr);
+  cudaEvent_t start, stop;
+  ATTN_CUDA_CHECK(cudaEventCreate(&start));
+  ATTN_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<float> ms;
+  for (int rep = 0; rep < 7; ++rep) {
+    ATTN_CUDA_CHECK(cudaEventRecord(start, nullptr));
+    ATTN_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, nullptr));
+    ATTN_CUDA_CHECK(cudaEventRecord(stop, nullptr));
+    ATTN_CUDA_CHECK(cudaEventSynchronize(stop));
+    float t = 0.0f;
+    ATTN_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
+    ms.push_back(t);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(ms.begin(), ms.end());
+  return 2.0 * static_cast<double>(bytes) / (ms[ms.size() / 2] * 1e-3) / 1e9;
 }
 
 }  // namespace attnswarm

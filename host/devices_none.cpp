@@ -15,4 +15,8 @@ std::string run_device_selftest(int) {
   throw unavailable_error("CUDA was not compiled in: no device self-test in this build");
 }
 
+double measure_copy_bandwidth(int, std::size_t) {
+  throw unavailable_error("CUDA was not compiled in: no device copy to measure");
+}
+
 }  // namespace attnswarm
