@@ -32,6 +32,12 @@ struct bound_result {
 
 bound_result compute_bound(const problem& p, backend& b, const bound_options& o);
 
+// (upper_bound - served) / upper_bound: how far `served` can be from the best allocation of
+// any kind; 0 when the bound is 0 (nothing can be served).
+inline double optimality_gap(double upper_bound, double served) {
+  return upper_bound > 0.0 ? (upper_bound - served) / upper_bound : 0.0;
+}
+
 // Exact D(lambda) of one price vector (one pass).
 double dual_value(const problem& p, backend& b, const std::vector<double>& lambda);
 

@@ -141,10 +141,12 @@ int run_solve(solve_flags& f) {
               << fmt("%.6g", r.baseline.utilization) << "\n"
               << "best           served " << fmt("%.6g", r.best.served) << " of utilization "
               << fmt("%.6g", r.best.utilization) << "\n"
-              << "improvement    " << fmt("%+.3f%%", r.baseline.served > 0 ? (r.best.served / r.baseline.served - 1) * 100 : 0.0)
+              << "improvement    "
+              << (r.baseline.served > 0 ? fmt("%+.3f%%", (r.best.served / r.baseline.served - 1) * 100)
+                                        : std::string("n/a (the baseline serves nothing)"))
               << (r.fell_back_to_baseline ? " (no gain found: baseline kept)" : "") << "\n"
               << (r.bound ? "upper bound    " + fmt("%.6g", r.bound->upper_bound) + " (gap " +
-                                fmt("%.3f%%", 100.0 * (r.bound->upper_bound - r.best.served) / r.bound->upper_bound) +
+                                fmt("%.3f%%", 100.0 * optimality_gap(r.bound->upper_bound, r.best.served)) +
                                 " to the best allocation of any kind)\n"
                           : std::string())
               << "iterations     " << r.swarm.iterations_run << " (stopped: " << stop_reason_name(r.swarm.reason) << ")\n"

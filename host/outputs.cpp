@@ -61,7 +61,7 @@ nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, co
   j["idle_users"] = r.best.idle_users;
   if (r.bound) {
     j["upper_bound"] = r.bound->upper_bound;
-    j["gap"] = r.bound->upper_bound > 0.0 ? (r.bound->upper_bound - r.best.served) / r.bound->upper_bound : 0.0;
+    j["gap"] = optimality_gap(r.bound->upper_bound, r.best.served);
     j["bound_iterations"] = r.bound->iterations;
     j["bound_converged"] = r.bound->converged;
     j["bound_elapsed_s"] = r.bound->elapsed_s;
