@@ -212,6 +212,31 @@ TEST_F(Cli, ProgressLineOnATerminalOnly) {
   EXPECT_EQ(quiet.out.find("[attnswarm]"), std::string::npos) << quiet.out;
 }
 
+TEST(CliMisc, ProblemsThatServeNothingStillSolve) {
+  temp_dir tmp;
+  testing::instance in;
+  in.users = 4;
+  in.tasks = 3;
+  in.fitness.assign(12, 0.0);  // every user idle
+  in.attraction.assign(12, 0.5);
+  in.capacity = {1.0, 2.0, 3.0};
+  testing::write_bundle(tmp / "idle", in);
+  in.users = 0;
+  in.fitness.clear();
+  in.attraction.clear();
+  testing::write_bundle(tmp / "empty", in);
+  for (const char* name : {"idle", "empty"}) {
+    const auto r = run_cli("solve --quiet --json --particles 4 --iterations 3 --search-iterations 1 --problem " + (tmp / name));
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j["best_served"], 0.0) << name;
+    EXPECT_TRUE(j["improvement"].is_null()) << name;
+    EXPECT_EQ(j["upper_bound"], 0.0) << name;
+    EXPECT_EQ(j["gap"], 0.0) << name;
+    EXPECT_EQ(j["idle_users"], std::string(name) == "idle" ? 4 : 0) << name;
+  }
+}
+
 TEST(CliMisc, InfoSaysWhetherCudaIsCompiledIn) {
   const auto r = run_cli("info --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
