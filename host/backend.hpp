@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "problem.hpp"
+#include "swarm.hpp"
 
 namespace attnswarm {
 
@@ -52,6 +53,8 @@ class backend {
   virtual policy_report report(const double* policy, const shape& s, int topk) = 0;
   // One pass of the bound's optimizer over all users (float64 throughout).
   virtual dual_sums dual_pass(const double* lambda, double gamma) = 0;
+  // The backend's own swarm step, or nullptr for the CPU loop.
+  virtual swarm_mover* mover() { return nullptr; }
 };
 
 struct backend_options {

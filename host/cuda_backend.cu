@@ -16,6 +16,7 @@
 #include "../kernels/cuda_check.cuh"
 #include "../kernels/device_buffer.cuh"
 #include "../kernels/eval_kernels.cuh"
+#include "../kernels/swarm_kernels.cuh"
 #include "errors.hpp"
 #include "trace.hpp"
 
@@ -29,6 +30,37 @@ using detail::device_buffer;
 constexpr std::int64_t k_batch_rows = 8192;
 // Blocks of the row kernels (grid-stride); also the number of partials the host adds.
 constexpr int k_row_blocks = 1024;
+
+// The swarm step on the device. The engine keeps its state on the host, so each step copies
+// x, v, the personal bests and the neighbour indices over and back (P x S x M doubles: small
+// next to one batched evaluation).
+class cuda_mover final : public swarm_mover {
+ public:
+  explicit cuda_mover(cudaStream_t s) : stream_(s) {}
+  void move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims, const int* neighbour,
+            const double* pbest, double* x, double* v) override {
+    const std::size_t n = static_cast<std::size_t>(particles) * dims;
+    if (x_.size() != n) {
+      x_ = device_buffer<double>(n);
+      v_ = device_buffer<double>(n);
+      pbest_ = device_buffer<double>(n);
+      neighbour_ = device_buffer<int>(static_cast<std::size_t>(particles));
+    }
+    x_.upload(x, n, stream_);
+    v_.upload(v, n, stream_);
+    pbest_.upload(pbest, n, stream_);
+    neighbour_.upload(neighbour, static_cast<std::size_t>(particles), stream_);
+    launch_swarm_move(seed, t, c, particles, dims, neighbour_.get(), pbest_.get(), x_.get(), v_.get(), stream_);
+    x_.download(x, n, stream_);
+    v_.download(v, n, stream_);
+    ATTN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+ private:
+  cudaStream_t stream_;
+  device_buffer<double> x_, v_, pbest_;
+  device_buffer<int> neighbour_;
+};
 
 // Selects the device before the stream and the cuBLAS handle are made on it.
 struct device_select {
@@ -60,6 +92,7 @@ class cuda_backend final : public backend {
   }
 
   std::string name() const override { return "cuda"; }
+  swarm_mover* mover() override { return &mover_; }
   std::string device_description() const override { return description_; }
 
   void set_shape(const shape& s) override {
@@ -250,6 +283,7 @@ class cuda_backend final : public backend {
   device_buffer<std::int64_t> order_;
   std::vector<std::int64_t> seg_begin_;
   bool shaped_ = false;
+  cuda_mover mover_{stream_.get()};
 };
 
 }  // namespace

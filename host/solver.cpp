@@ -20,8 +20,9 @@ std::vector<shape> shape_grid(std::optional<double> tau, std::optional<double> b
 
 namespace {
 
-swarm_options policy_swarm_options(const solve_options& o, int iterations, double time_left) {
+swarm_options policy_swarm_options(const solve_options& o, backend& b, int iterations, double time_left) {
   swarm_options so;
+  so.mover = b.mover();
   so.particles = o.particles;
   so.iterations = iterations;
   so.seed = o.seed;
@@ -80,7 +81,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
         o.on_phase(text);
       }
       b.set_shape(s);
-      swarm_options so = policy_swarm_options(o, o.search_iterations, time_left());
+      swarm_options so = policy_swarm_options(o, b, o.search_iterations, time_left());
       so.seeded = {zero};
       const swarm_result r = run_swarm(dims, objective, so);
       res.shape_search.push_back(shape_trial{s, -r.best});
@@ -94,7 +95,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   }
 
   b.set_shape(res.best_shape);
-  swarm_options so = policy_swarm_options(o, o.iterations, time_left());
+  swarm_options so = policy_swarm_options(o, b, o.iterations, time_left());
   so.stall = o.stall;
   so.seeded = {zero};
   if (search_best != zero) so.seeded.push_back(search_best);

@@ -8,7 +8,6 @@
 #include <limits>
 #include <stdexcept>
 
-#include "../kernels/attn_math.hpp"
 #include "trace.hpp"
 
 namespace attnswarm {
@@ -44,6 +43,18 @@ int argmin(const std::vector<double>& f) {
 }
 
 }  // namespace
+
+void cpu_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims, const int* neighbour,
+              const double* pbest, double* x, double* v) {
+  for (int p = 0; p < particles; ++p) {
+    const double* nbest = pbest + static_cast<std::size_t>(neighbour[p]) * dims;
+    for (int d = 0; d < dims; ++d) {
+      const std::size_t k = static_cast<std::size_t>(p) * dims + d;
+      pso_update(x[k], v[k], pbest[k], nbest[d], swarm_draw(seed, t, static_cast<std::uint32_t>(p),
+                                                             static_cast<std::uint32_t>(d)), c);
+    }
+  }
+}
 
 swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_options& o,
                        const progress_callback& on_progress) {
@@ -102,13 +113,10 @@ swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_o
     {
       const trace_range range("swarm step");
       for (int p = 0; p < np; ++p) nb[p] = neighbourhood_best(pbest_f, p, o.topo, gbest);
-      for (int p = 0; p < np; ++p) {
-        const double* nbest = pbest.data() + static_cast<std::size_t>(nb[p]) * dims;
-        for (int d = 0; d < dims; ++d) {
-          const std::size_t k = static_cast<std::size_t>(p) * dims + d;
-          pso_update(x[k], v[k], pbest[k], nbest[d], swarm_draw(o.seed, t, p, d), c);
-        }
-      }
+      if (o.mover != nullptr)
+        o.mover->move(o.seed, static_cast<std::uint32_t>(t), c, np, dims, nb.data(), pbest.data(), x.data(), v.data());
+      else
+        cpu_move(o.seed, static_cast<std::uint32_t>(t), c, np, dims, nb.data(), pbest.data(), x.data(), v.data());
     }
     objective(x.data(), np, dims, f.data());
     res.evaluations += np;

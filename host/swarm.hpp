@@ -8,7 +8,23 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/attn_math.hpp"
+
 namespace attnswarm {
+
+// Moves every particle one step of DESIGN §2, in place on x and v (particles x dims), given
+// each particle's personal best and the index of its neighbourhood best. cpu_move() is the
+// reference; the CUDA backend offers a kernel (one block per particle) that agrees with it
+// bit for bit, since both call pso_update and swarm_draw of kernels/attn_math.hpp.
+class swarm_mover {
+ public:
+  virtual ~swarm_mover() = default;
+  virtual void move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims,
+                    const int* neighbour, const double* pbest, double* x, double* v) = 0;
+};
+
+void cpu_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims, const int* neighbour,
+              const double* pbest, double* x, double* v);
 
 enum class topology { global, ring };
 enum class stop_reason { iterations, stall, time_limit, interrupted };
@@ -31,6 +47,7 @@ struct swarm_options {
   const std::atomic<bool>* interrupt = nullptr;  // set (e.g. by SIGINT): stop, keep the best
   // Positions given to the first particles instead of random draws (particle 0 = baseline).
   std::vector<std::vector<double>> seeded;
+  swarm_mover* mover = nullptr;  // nullptr: cpu_move
 };
 
 // Minimize: f[p] = objective(x + p*dims) for p < count.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "backend.hpp"
@@ -138,17 +139,45 @@ TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
   so.seeded = {std::vector<double>(p.dims(), 0.0)};
   const auto run = [&](backend& b) {
     b.set_shape(shape{0.5, 1.0});
+    swarm_options own = so;
+    own.mover = b.mover();  // the CUDA run moves its particles on the device
     return run_swarm(static_cast<int>(p.dims()),
                      [&](const double* x, int count, int, double* f) {
                        b.evaluate(x, count, f);
                        for (int q = 0; q < count; ++q) f[q] = -f[q];
                      },
-                     so);
+                     own);
   };
   const swarm_result a = run(*cpu), g = run(*gpu);
   ASSERT_EQ(a.history.size(), g.history.size());
   for (std::size_t t = 0; t < a.history.size(); ++t)
     EXPECT_TRUE(close(g.history[t].best, a.history[t].best, 1e-5)) << "iteration " << t;
+}
+
+TEST(Gpu, SwarmStepMatchesTheCpuStepBitForBit) {
+  REQUIRE_DEVICE();
+  temp_dir tmp;
+  std::mt19937_64 rng(5);
+  testing::instance_options o;
+  o.users = 10;
+  o.tasks = 37;
+  o.segments = 3;
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
+  auto gpu = make_backend("cuda", p);
+  ASSERT_NE(gpu->mover(), nullptr);
+  const int particles = 33, dims = static_cast<int>(p.dims());  // 111 dims: not a multiple of a block
+  std::uniform_real_distribution<double> u(-4.0, 4.0);
+  std::vector<double> x(particles * dims), v(x.size()), pbest(x.size());
+  for (auto* a : {&x, &v, &pbest})
+    for (auto& e : *a) e = u(rng);
+  std::vector<int> nb(particles);
+  for (int q = 0; q < particles; ++q) nb[q] = (q * 7 + 3) % particles;
+  const pso_coeffs c{0.7298, 1.49618, 1.49618, 2.0, -4.0, 4.0};
+  std::vector<double> xc = x, vc = v;
+  cpu_move(42, 7, c, particles, dims, nb.data(), pbest.data(), xc.data(), vc.data());
+  gpu->mover()->move(42, 7, c, particles, dims, nb.data(), pbest.data(), x.data(), v.data());
+  EXPECT_EQ(std::memcmp(x.data(), xc.data(), x.size() * sizeof(double)), 0);
+  EXPECT_EQ(std::memcmp(v.data(), vc.data(), v.size() * sizeof(double)), 0);
 }
 
 TEST(Gpu, BoundMatchesTheCpuBound) {
