@@ -34,7 +34,9 @@ struct chunk {
 class cpu_backend final : public backend {
  public:
   cpu_backend(const problem& p, int threads)
-      : p_(p), threads_(threads > 0 ? threads : omp_get_max_threads()) {
+      : p_(p),
+        threads_(threads > 0 ? threads : omp_get_max_threads()),
+        f32_(p.fitness.type() == dtype::f32 && p.attraction.type() == dtype::f32) {
     // Each OpenMP thread calls SGEMM on its own chunk; OpenBLAS must not spawn more.
     openblas_set_num_threads(1);
     group_users_by_segment();
@@ -55,14 +57,14 @@ class cpu_backend final : public backend {
 #pragma omp for schedule(static)
       for (std::int64_t k = 0; k < n; ++k) {
         const std::int64_t i = order_[static_cast<std::size_t>(k)];
-        p_.fitness_row(i, f.data());
-        p_.attraction_row(i, a.data());
-        shape_row(f.data(), a.data(), static_cast<int>(m), 1.0 / s.tau, s.beta, g0.data());
         float* h = h_.data() + k * 2 * m;
-        for (std::int64_t j = 0; j < m; ++j) {
-          h[j] = static_cast<float>(g0[j]);
-          h[m + j] = static_cast<float>(a[j] * g0[j]);
-        }
+        with_rows(i, f.data(), a.data(), [&](const auto* fi, const auto* ai) {
+          shape_row(fi, ai, static_cast<int>(m), 1.0 / s.tau, s.beta, g0.data());
+          for (std::int64_t j = 0; j < m; ++j) {
+            h[j] = static_cast<float>(g0[j]);
+            h[m + j] = static_cast<float>(static_cast<double>(ai[j]) * g0[j]);
+          }
+        });
         r_[static_cast<std::size_t>(k)] = static_cast<float>(p_.mass[static_cast<std::size_t>(i)]);
       }
     }
@@ -161,24 +163,27 @@ class cpu_backend final : public backend {
         double* lpart = part.data() + c * 2 * m;
         double* vpart = lpart + m;
         for (std::int64_t i = c * k_report_chunk; i < std::min(n, (c + 1) * k_report_chunk); ++i) {
-          p_.fitness_row(i, f.data());
-          p_.attraction_row(i, a.data());
           const double* e = ew.data() + static_cast<std::int64_t>(p_.segment[i]) * m;
-          double sum = 0.0;
-          if (shape_row(f.data(), a.data(), static_cast<int>(m), 1.0 / s.tau, s.beta, b.data()))
+          bool served = false;
+          with_rows(i, f.data(), a.data(), [&](const auto* fi, const auto* ai) {
+            double sum = 0.0;
+            if (shape_row(fi, ai, static_cast<int>(m), 1.0 / s.tau, s.beta, b.data()))
+              for (std::int64_t j = 0; j < m; ++j) {
+                b[j] *= e[j];
+                sum += b[j];
+              }
+            if (!(sum > 0.0)) return;
+            served = true;
+            const double scale = p_.mass[static_cast<std::size_t>(i)] / sum;
             for (std::int64_t j = 0; j < m; ++j) {
-              b[j] *= e[j];
-              sum += b[j];
+              b[j] *= scale;
+              lpart[j] += b[j];
+              vpart[j] += static_cast<double>(ai[j]) * b[j];
             }
-          if (!(sum > 0.0)) {
+          });
+          if (!served) {
             ++idle[c];
             continue;
-          }
-          const double scale = p_.mass[static_cast<std::size_t>(i)] / sum;
-          for (std::int64_t j = 0; j < m; ++j) {
-            b[j] *= scale;
-            lpart[j] += b[j];
-            vpart[j] += a[j] * b[j];
           }
           if (k > 0) {
             std::iota(idx.begin(), idx.end(), 0);
@@ -222,10 +227,10 @@ class cpu_backend final : public backend {
         for (std::int64_t i = c * k_report_chunk; i < std::min(n, (c + 1) * k_report_chunk); ++i) {
           const double r = p_.mass[static_cast<std::size_t>(i)];
           if (!(r > 0.0)) continue;
-          p_.fitness_row(i, f.data());
-          p_.attraction_row(i, a.data());
           double exact, smooth;
-          dual_row(f.data(), a.data(), static_cast<int>(m), lambda, gamma, pr.data(), exact, smooth);
+          with_rows(i, f.data(), a.data(), [&](const auto* fi, const auto* ai) {
+            dual_row(fi, ai, static_cast<int>(m), lambda, gamma, pr.data(), exact, smooth);
+          });
           acc[0] += r * exact;
           acc[1] += r * smooth;
           for (std::int64_t j = 0; j < m; ++j) acc[2 + j] += r * pr[j];
@@ -244,6 +249,20 @@ class cpu_backend final : public backend {
   }
 
  private:
+  // Calls body(f, a) with user i's rows of F and A: the mapped float32 rows themselves when
+  // the bundle is float32, else the rows converted into the caller's float64 buffers.
+  template <typename Body>
+  void with_rows(std::int64_t i, double* f_buf, double* a_buf, Body&& body) const {
+    if (f32_) {
+      body(static_cast<const float*>(p_.fitness.data()) + i * p_.tasks,
+           static_cast<const float*>(p_.attraction.data()) + i * p_.tasks);
+    } else {
+      p_.fitness_row(i, f_buf);
+      p_.attraction_row(i, a_buf);
+      body(static_cast<const double*>(f_buf), static_cast<const double*>(a_buf));
+    }
+  }
+
   void group_users_by_segment() {
     std::vector<std::int64_t> count(p_.segments + 1, 0);
     for (auto s : p_.segment) ++count[s + 1];
@@ -258,6 +277,7 @@ class cpu_backend final : public backend {
 
   const problem& p_;
   int threads_;
+  bool f32_;  // F and A both float32: rows can be read in place
   std::vector<std::int64_t> order_;  // users sorted by segment (stable)
   std::vector<chunk> chunks_;
   std::vector<float> h_;  // [G0 | A o G0], rows in segment order, for the current shape
