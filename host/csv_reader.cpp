@@ -1,6 +1,9 @@
 #include "csv_reader.hpp"
 
 #include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <ctime>
 #include <cstring>
 
 #include "errors.hpp"
@@ -93,6 +96,48 @@ bool csv_reader::next() {
     start = off;
   }
   fields_.emplace_back(scratch_.data() + start, scratch_.size() - start);
+  return true;
+}
+
+std::string_view csv_trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool parse_csv_number(std::string_view s, double& out) {
+  s = csv_trim(s);
+  if (s.empty()) return false;
+  if (s.front() == '+') s.remove_prefix(1);
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool parse_csv_time(std::string_view s, double& out) {
+  if (parse_csv_number(s, out)) return std::isfinite(out);
+  s = csv_trim(s);
+  if (!s.empty() && s.back() == 'Z') s.remove_suffix(1);
+  int v[6] = {0, 1, 1, 0, 0, 0};
+  const char seps[6] = {'-', '-', 'T', ':', ':', '\0'};
+  std::size_t at = 0;
+  for (int k = 0; k < 6 && at < s.size(); ++k) {
+    const auto r = std::from_chars(s.data() + at, s.data() + s.size(), v[k]);
+    if (r.ec != std::errc()) return false;
+    at = static_cast<std::size_t>(r.ptr - s.data());
+    if (at == s.size()) break;
+    if (!(s[at] == seps[k] || (k == 2 && s[at] == ' '))) return false;
+    ++at;
+  }
+  if (at < s.size()) return false;
+  std::tm tm{};
+  tm.tm_year = v[0] - 1900;
+  tm.tm_mon = v[1] - 1;
+  tm.tm_mday = v[2];
+  tm.tm_hour = v[3];
+  tm.tm_min = v[4];
+  tm.tm_sec = v[5];
+  if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60) return false;
+  out = static_cast<double>(timegm(&tm));
   return true;
 }
 

@@ -40,6 +40,13 @@ class csv_reader {
   std::int64_t line_ = 1, record_line_ = 0;
 };
 
+// A field without its leading and trailing blanks.
+std::string_view csv_trim(std::string_view field);
+// A whole field as a number (blanks around it allowed); false if it is not one.
+bool parse_csv_number(std::string_view field, double& out);
+// Seconds since the epoch: a number, or an ISO 8601 date "YYYY-MM-DD[(T| )hh:mm[:ss]][Z]" (UTC).
+bool parse_csv_time(std::string_view field, double& out);
+
 // A field as CSV text: quoted (with doubled quotes) only when it needs to be.
 std::string csv_quote(std::string_view field);
 

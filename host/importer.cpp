@@ -1,19 +1,16 @@
 #include "importer.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
-#include <ctime>
-#include <deque>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unordered_map>
 
 #include "csv_reader.hpp"
 #include "errors.hpp"
+#include "import_tables.hpp"
 #include "npy.hpp"
 #include "staged_dir.hpp"
 
@@ -21,116 +18,13 @@ namespace attnswarm {
 
 namespace {
 
-struct string_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-template <typename V>
-using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
-
-// Dense ids in order of first appearance, in an open-addressing table of (hash, id) so that
-// a lookup touches one slot and, on a hash match, one key; keys live in a deque (stable).
-class key_index {
- public:
-  key_index() : slots_(1024) {}
-  int find(std::string_view key) const {
-    const std::uint64_t h = hash(key);
-    for (std::size_t at = h & (slots_.size() - 1);; at = (at + 1) & (slots_.size() - 1)) {
-      const slot& s = slots_[at];
-      if (s.id < 0) return -1;
-      if (s.hash == h && keys_[static_cast<std::size_t>(s.id)] == key) return s.id;
-    }
-  }
-  int insert(std::string_view key) {
-    const std::uint64_t h = hash(key);
-    std::size_t at = h & (slots_.size() - 1);
-    for (;; at = (at + 1) & (slots_.size() - 1)) {
-      const slot& s = slots_[at];
-      if (s.id < 0) break;
-      if (s.hash == h && keys_[static_cast<std::size_t>(s.id)] == key) return s.id;
-    }
-    const int id = static_cast<int>(keys_.size());
-    keys_.emplace_back(key);
-    slots_[at] = slot{h, id};
-    if (2 * keys_.size() > slots_.size()) grow();
-    return id;
-  }
-  const std::string& key(std::size_t id) const { return keys_[id]; }
-  std::vector<std::string> keys() const { return {keys_.begin(), keys_.end()}; }
-  std::size_t size() const { return keys_.size(); }
-
- private:
-  struct slot {
-    std::uint64_t hash = 0;
-    int id = -1;
-  };
-  // FNV-1a, then a multiply to spread the low bits the table indexes by.
-  static std::uint64_t hash(std::string_view key) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
-    return (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ull;
-  }
-  void grow() {
-    std::vector<slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    for (const slot& s : old) {
-      if (s.id < 0) continue;
-      std::size_t at = s.hash & (slots_.size() - 1);
-      while (slots_[at].id >= 0) at = (at + 1) & (slots_.size() - 1);
-      slots_[at] = s;
-    }
-  }
-  std::vector<slot> slots_;
-  std::deque<std::string> keys_;
-};
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool parse_number(std::string_view s, double& out) {
-  s = trim(s);
-  if (s.empty()) return false;
-  if (s.front() == '+') s.remove_prefix(1);
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
-// Seconds since the epoch: a number, or an ISO 8601 date "YYYY-MM-DD[(T| )hh:mm[:ss]][Z]" (UTC).
-bool parse_time(std::string_view s, double& out) {
-  if (parse_number(s, out)) return std::isfinite(out);
-  s = trim(s);
-  if (!s.empty() && s.back() == 'Z') s.remove_suffix(1);
-  int v[6] = {0, 1, 1, 0, 0, 0};
-  const char seps[6] = {'-', '-', 'T', ':', ':', '\0'};
-  std::size_t at = 0;
-  for (int k = 0; k < 6 && at < s.size(); ++k) {
-    const auto r = std::from_chars(s.data() + at, s.data() + s.size(), v[k]);
-    if (r.ec != std::errc()) return false;
-    at = static_cast<std::size_t>(r.ptr - s.data());
-    if (at == s.size()) break;
-    if (!(s[at] == seps[k] || (k == 2 && s[at] == ' '))) return false;
-    ++at;
-  }
-  if (at < s.size()) return false;
-  std::tm tm{};
-  tm.tm_year = v[0] - 1900;
-  tm.tm_mon = v[1] - 1;
-  tm.tm_mday = v[2];
-  tm.tm_hour = v[3];
-  tm.tm_min = v[4];
-  tm.tm_sec = v[5];
-  if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60) return false;
-  out = static_cast<double>(timegm(&tm));
-  return true;
-}
+using detail::key_index;
+using detail::pair_accumulator;
 
 std::vector<std::string> header_of(csv_reader& r) {
   if (!r.next()) throw input_error(r.path() + ": empty file (no header line)");
   std::vector<std::string> h;
-  for (auto f : r.fields()) h.emplace_back(trim(f));
+  for (auto f : r.fields()) h.emplace_back(csv_trim(f));
   if (!h.empty() && h[0].rfind("\xEF\xBB\xBF", 0) == 0) h[0].erase(0, 3);  // UTF-8 BOM
   return h;
 }
@@ -146,7 +40,7 @@ int require_column(const std::vector<std::string>& header, const std::string& na
   return c;
 }
 
-bool blank(const csv_reader& r) { return r.fields().size() == 1 && trim(r.fields()[0]).empty(); }
+bool blank(const csv_reader& r) { return r.fields().size() == 1 && csv_trim(r.fields()[0]).empty(); }
 
 // Counts bad records by reason, keeps the first line numbers, or stops at the first (--strict).
 class bad_records {
@@ -176,25 +70,33 @@ struct event_columns {
   std::size_t needed = 0;  // fields a record must have
 };
 
-// The weights of --kind-weights "view=1,click=3,purchase=10".
-string_map<double> parse_kind_weights(const std::string& text) {
-  string_map<double> w;
+// The weights of --kind-weights "view=1,click=3,purchase=10", by kind id.
+struct kind_weights {
+  key_index kinds;
+  std::vector<double> weight;
+};
+
+kind_weights parse_kind_weights(const std::string& text) {
+  kind_weights w;
   std::stringstream ss(text);
   for (std::string item; std::getline(ss, item, ',');) {
     const auto eq = item.find('=');
     double v = 0.0;
-    if (eq == std::string::npos || !parse_number(std::string_view(item).substr(eq + 1), v) || !(v >= 0.0) ||
+    if (eq == std::string::npos || !parse_csv_number(std::string_view(item).substr(eq + 1), v) || !(v >= 0.0) ||
         !std::isfinite(v))
       throw input_error("--kind-weights: '" + item + "' is not NAME=WEIGHT with a weight >= 0");
-    w[std::string(trim(std::string_view(item).substr(0, eq)))] = v;
+    const int id = w.kinds.insert(csv_trim(std::string_view(item).substr(0, eq)));
+    w.weight.resize(w.kinds.size());
+    w.weight[static_cast<std::size_t>(id)] = v;
   }
-  if (w.empty()) throw input_error("--kind-weights: no NAME=WEIGHT pairs");
+  if (w.weight.empty()) throw input_error("--kind-weights: no NAME=WEIGHT pairs");
   return w;
 }
 
 // item -> label indices, each item sending an equal share of its weight to each label.
 struct task_map {
-  string_map<std::vector<int>> items;
+  key_index items;                      // item key -> row of `labels_of`
+  std::vector<std::vector<int>> labels_of;
   key_index labels;
 };
 
@@ -213,7 +115,7 @@ task_map read_task_map(const import_options& o) {
     std::string_view rest = f[to];
     for (;;) {
       const std::size_t cut = o.map_split.empty() ? std::string_view::npos : rest.find(o.map_split);
-      const std::string_view label = trim(rest.substr(0, cut));
+      const std::string_view label = csv_trim(rest.substr(0, cut));
       if (!label.empty()) {
         const int id = m.labels.insert(label);
         if (std::find(labels.begin(), labels.end(), id) == labels.end()) labels.push_back(id);
@@ -222,79 +124,12 @@ task_map read_task_map(const import_options& o) {
       rest.remove_prefix(cut + o.map_split.size());
     }
     if (labels.empty()) throw input_error(o.task_map + ": empty '" + o.map_to_col + "' at line " + std::to_string(r.line()));
-    m.items[std::string(trim(f[from]))] = std::move(labels);
+    const auto row = static_cast<std::size_t>(m.items.insert(csv_trim(f[from])));
+    m.labels_of.resize(m.items.size());
+    m.labels_of[row] = std::move(labels);
   }
   return m;
 }
-
-// Sums of weight (interest) and weight x value per (user, task) pair, in an open-addressing
-// table. With a half-life, each pair keeps its sums decayed to its own newest event, so the
-// weights never overflow and the log is read once, in any time order; for_each() decays
-// them to the newest event of all.
-class pair_accumulator {
- public:
-  explicit pair_accumulator(double half_life_s) : half_life_s_(half_life_s), slots_(1 << 16) {}
-
-  void add(std::uint64_t user, std::uint32_t task, double w, double value, double time) {
-    if (2 * (size_ + 1) > slots_.size()) grow();
-    slot& s = find(user << 32 | task);
-    if (s.key == k_empty) {
-      s = slot{user << 32 | task, 0.0, 0.0, time};
-      ++size_;
-    }
-    if (half_life_s_ > 0.0) {
-      if (time > s.time) {
-        const double decay = std::exp2(-(time - s.time) / half_life_s_);
-        s.f *= decay;
-        s.v *= decay;
-        s.time = time;
-      } else {
-        w *= std::exp2(-(s.time - time) / half_life_s_);
-      }
-    }
-    s.f += w;
-    s.v += w * value;
-  }
-
-  template <typename F>
-  void for_each(F&& f, double newest) const {
-    for (const slot& s : slots_) {
-      if (s.key == k_empty) continue;
-      const double decay = half_life_s_ > 0.0 ? std::exp2(-(newest - s.time) / half_life_s_) : 1.0;
-      f(s.key >> 32, static_cast<std::uint32_t>(s.key), s.f * decay, s.v * decay);
-    }
-  }
-
-  std::size_t size() const { return size_; }
-
- private:
-  static constexpr std::uint64_t k_empty = ~0ull;  // no user id reaches 2^32 - 1
-  struct slot {
-    std::uint64_t key = k_empty;
-    double f = 0.0, v = 0.0, time = 0.0;
-  };
-
-  std::size_t index(std::uint64_t key) const {
-    return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & (slots_.size() - 1);
-  }
-
-  slot& find(std::uint64_t key) {
-    std::size_t h = index(key);
-    while (slots_[h].key != k_empty && slots_[h].key != key) h = (h + 1) & (slots_.size() - 1);
-    return slots_[h];
-  }
-
-  void grow() {
-    std::vector<slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    for (const slot& s : old)
-      if (s.key != k_empty) find(s.key) = s;
-  }
-
-  double half_life_s_;
-  std::vector<slot> slots_;
-  std::size_t size_ = 0;
-};
 
 void check_dense_size(const import_options& o, std::size_t users, std::size_t tasks) {
   const auto n = static_cast<std::int64_t>(users), m = static_cast<std::int64_t>(tasks);
@@ -318,7 +153,7 @@ import_report import_events(const import_options& o) {
     throw input_error("--kind-col and --kind-weights go together");
   if (o.half_life_days > 0.0 && o.time_col.empty()) throw input_error("--half-life needs a --time-col");
 
-  const string_map<double> kinds = o.kind_col.empty() ? string_map<double>{} : parse_kind_weights(o.kind_weights);
+  const kind_weights kinds = o.kind_col.empty() ? kind_weights{} : parse_kind_weights(o.kind_weights);
   task_map map;
   const bool mapped = !o.task_map.empty();
   if (mapped) map = read_task_map(o);
@@ -342,23 +177,23 @@ import_report import_events(const import_options& o) {
       return false;
     };
     if (f.size() < cols.needed) return reject("missing field");
-    e.user = trim(f[cols.user]);
-    e.item = trim(f[cols.item]);
+    e.user = csv_trim(f[cols.user]);
+    e.item = csv_trim(f[cols.item]);
     if (e.user.empty() || e.item.empty()) return reject("missing field");
     if (cols.value >= 0) {
-      if (!parse_number(f[cols.value], e.value)) return reject("unparsable value");
+      if (!parse_csv_number(f[cols.value], e.value)) return reject("unparsable value");
       if (!(e.value >= 0.0) || !std::isfinite(e.value)) return reject("negative, infinite or NaN value");
     }
-    if (cols.time >= 0 && !parse_time(f[cols.time], e.time)) return reject("unparsable time");
+    if (cols.time >= 0 && !parse_csv_time(f[cols.time], e.time)) return reject("unparsable time");
     if (cols.kind >= 0) {
-      const auto it = kinds.find(trim(f[cols.kind]));
-      if (it == kinds.end()) return reject("unknown kind");
-      e.weight = it->second;
+      const int kind = kinds.kinds.find(csv_trim(f[cols.kind]));
+      if (kind < 0) return reject("unknown kind");
+      e.weight = kinds.weight[static_cast<std::size_t>(kind)];
     }
     if (mapped) {
-      const auto it = map.items.find(e.item);
-      if (it == map.items.end()) return reject("unknown task-map key");
-      e.labels = &it->second;
+      const int row = map.items.find(e.item);
+      if (row < 0) return reject("unknown task-map key");
+      e.labels = &map.labels_of[static_cast<std::size_t>(row)];
     }
     return true;
   };
@@ -478,8 +313,8 @@ import_report import_events(const import_options& o) {
       if (blank(r)) continue;
       const auto& f = r.fields();
       if (f.size() < 2) throw input_error(o.segments_file + ": missing field at line " + std::to_string(r.line()));
-      const int u = users.find(trim(f[0]));
-      const int s = labels.insert(trim(f[1]));
+      const int u = users.find(csv_trim(f[0]));
+      const int s = labels.insert(csv_trim(f[1]));
       if (u >= 0) seg[u] = s;
     }
     int none = -1;
@@ -497,11 +332,11 @@ import_report import_events(const import_options& o) {
       if (blank(r)) continue;
       const auto& f = r.fields();
       double c = 0.0;
-      const std::string_view text = f.size() >= 2 ? trim(f[1]) : std::string_view();
+      const std::string_view text = f.size() >= 2 ? csv_trim(f[1]) : std::string_view();
       const bool unbounded = text == "inf" || text == "Inf" || text == "infinity";
-      if (f.size() < 2 || (!unbounded && (!parse_number(text, c) || !(c > 0.0) || !std::isfinite(c))))
+      if (f.size() < 2 || (!unbounded && (!parse_csv_number(text, c) || !(c > 0.0) || !std::isfinite(c))))
         throw input_error(o.capacity_file + ": capacity must be a number > 0 or inf at line " + std::to_string(r.line()));
-      const int t = tasks.find(trim(f[0]));
+      const int t = tasks.find(csv_trim(f[0]));
       if (t >= 0) cap[t] = unbounded ? std::numeric_limits<double>::infinity() : c;
     }
     write_npy(out.path("capacity.npy"), dtype::f64, {m}, cap.data());
