@@ -1,0 +1,46 @@
+// The attnswarm command line, one file per subcommand: each add_* declares its options on
+// the app and returns what runs it. Bad input is one line on stderr and exit code 2.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <functional>
+#include <string>
+
+namespace attnswarm::cli {
+
+struct subcommand {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+subcommand add_solve(CLI::App& app);
+subcommand add_eval(CLI::App& app);
+subcommand add_bound(CLI::App& app);
+subcommand add_import(CLI::App& app);
+subcommand add_generate(CLI::App& app);
+subcommand add_info(CLI::App& app);
+
+// Options most subcommands share.
+struct common_flags {
+  std::string problem_dir;
+  bool json = false;
+  bool quiet = false;
+  int threads = 0;
+};
+
+void apply_threads(int threads);
+std::string fmt(const char* format, double v);
+
+// While one lives, SIGINT sets flag() (the swarm and the bound stop and keep their best) and
+// a second SIGINT ends the process at once.
+class sigint_guard {
+ public:
+  sigint_guard();
+  ~sigint_guard();
+  sigint_guard(const sigint_guard&) = delete;
+  sigint_guard& operator=(const sigint_guard&) = delete;
+  static const std::atomic<bool>* flag();
+};
+
+}  // namespace attnswarm::cli

@@ -1,0 +1,69 @@
+// `attnswarm bound`: the certified upper bound and its prices.
+#include <iostream>
+#include <memory>
+
+#include "backend.hpp"
+#include "bound.hpp"
+#include "builtin.hpp"
+#include "cli.hpp"
+#include "errors.hpp"
+#include "npy.hpp"
+#include "outputs.hpp"
+#include "staged_dir.hpp"
+
+namespace attnswarm::cli {
+
+namespace {
+
+struct bound_flags {
+  common_flags c;
+  bound_options o;
+  std::string out;
+};
+
+int run_bound(bound_flags& f) {
+  if (f.o.iterations < 0) throw input_error("--iterations: must be >= 0");
+  if (!(f.o.tolerance > 0.0)) throw input_error("--tolerance: must be > 0");
+  apply_threads(f.c.threads);
+  problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
+  auto b = make_backend("cpu", p, backend_options{f.c.threads, false});
+  f.o.interrupt = sigint_guard::flag();
+  const sigint_guard interrupt_guard;
+  const bound_result r = compute_bound(p, *b, f.o);
+  const auto j = bound_json(p, r);
+  if (!f.out.empty()) {
+    staged_dir out(f.out);
+    write_npy(out.path("prices.npy"), dtype::f64, {p.tasks}, r.prices.data());
+    write_text_file(out.path("bound.json"), j.dump(2) + "\n");
+    out.commit();
+  }
+  if (f.c.json) {
+    std::cout << j.dump(2) << std::endl;
+  } else {
+    std::cout << "upper_bound       " << fmt("%.9g", r.upper_bound) << "\n"
+              << "bound_iterations  " << r.iterations << " (" << r.passes << " passes, "
+              << (r.converged ? "converged" : "iteration limit reached") << ", " << fmt("%.2f s", r.elapsed_s) << ")\n"
+              << "prices           ";
+    for (double v : r.prices) std::cout << " " << fmt("%.6g", v);
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+subcommand add_bound(CLI::App& app) {
+  auto f = std::make_shared<bound_flags>();
+  auto* bound_cmd = app.add_subcommand("bound", "the certified upper bound on served utilization (any allocation)");
+  bound_cmd->add_option("--problem", f->c.problem_dir, "bundle folder (default: the built-in instance)");
+  bound_cmd->add_option("--iterations", f->o.iterations, "gradient steps, all stages together")->capture_default_str();
+  bound_cmd->add_option("--tolerance", f->o.tolerance, "target relative distance to the LP optimum")
+      ->capture_default_str();
+  bound_cmd->add_option("--threads", f->c.threads, "CPU threads (0 = all cores)");
+  bound_cmd->add_option("--out", f->out, "folder for prices.npy and bound.json");
+  bound_cmd->add_flag("--json", f->c.json, "print JSON on stdout");
+  bound_cmd->add_flag("--quiet", f->c.quiet, "no notes on stderr");
+  return {bound_cmd, [f] { return run_bound(*f); }};
+}
+
+}  // namespace attnswarm::cli

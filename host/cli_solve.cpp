@@ -1,0 +1,151 @@
+// `attnswarm solve`: options, the progress line, and the printed or JSON summary.
+#include <omp.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "backend.hpp"
+#include "builtin.hpp"
+#include "cli.hpp"
+#include "errors.hpp"
+#include "outputs.hpp"
+#include "solver.hpp"
+#include "trace.hpp"
+
+namespace attnswarm::cli {
+
+namespace {
+
+struct solve_flags {
+  common_flags c;
+  std::string backend = "auto";
+  std::string topology = "global";
+  std::string inertia = "constant";
+  std::string out;
+  std::optional<double> tau, beta;
+  bool profile = false;
+  bool tf32 = false;
+  solve_options o;
+};
+
+void check_solve_flags(solve_flags& f) {
+  if (f.o.particles < 1) throw input_error("--particles: must be >= 1");
+  if (f.o.iterations < 0) throw input_error("--iterations: must be >= 0");
+  if (f.o.search_iterations < 0) throw input_error("--search-iterations: must be >= 0");
+  if (!(f.o.w_max > 0.0) || !std::isfinite(f.o.w_max)) throw input_error("--w-max: must be a finite number > 0");
+  if (f.o.stall < 0) throw input_error("--stall: must be >= 0 (0 = never)");
+  if (f.o.time_limit_s < 0) throw input_error("--time-limit: must be >= 0 (0 = none)");
+  if (f.o.topk < 0) throw input_error("--topk: must be >= 0");
+  if (f.o.bound_opts.iterations < 0) throw input_error("--bound-iterations: must be >= 0");
+  if (f.tau && !(*f.tau > 0.0 && std::isfinite(*f.tau))) throw input_error("--tau: must be a finite number > 0");
+  if (f.beta && !(*f.beta >= 0.0 && std::isfinite(*f.beta))) throw input_error("--beta: must be a finite number >= 0");
+  if (f.topology == "global") f.o.topo = topology::global;
+  else if (f.topology == "ring") f.o.topo = topology::ring;
+  else throw input_error("--topology: '" + f.topology + "' (expected global or ring)");
+  if (f.inertia == "constant") f.o.falling_inertia = false;
+  else if (f.inertia == "linear") f.o.falling_inertia = true;
+  else throw input_error("--inertia: '" + f.inertia + "' (expected constant or linear)");
+  f.o.tau = f.tau;
+  f.o.beta = f.beta;
+}
+
+int run_solve(solve_flags& f) {
+  check_solve_flags(f);
+  apply_threads(f.c.threads);
+  problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
+  auto b = make_backend(f.backend, p, backend_options{f.c.threads, f.tf32});
+  const bool progress = !f.c.quiet && ::isatty(STDERR_FILENO);
+  double baseline_served = 0.0;
+  f.o.interrupt = sigint_guard::flag();
+  if (progress) {
+    f.o.on_phase = [](const std::string& phase) {
+      std::fprintf(stderr, "\r\033[K[attnswarm] %s", phase.c_str());
+      std::fflush(stderr);
+    };
+    f.o.on_progress = [&, last = -1.0](const swarm_progress& pr, const swarm_options& so) mutable {
+      if (pr.elapsed_s - last < 0.1 && pr.iteration < so.iterations) return;
+      last = pr.elapsed_s;
+      const double eta = pr.iteration > 0 ? pr.elapsed_s / pr.iteration * (so.iterations - pr.iteration) : 0.0;
+      const double gain = baseline_served > 0.0 ? (-pr.best / baseline_served - 1.0) * 100.0 : 0.0;
+      std::fprintf(stderr, "\r\033[K[attnswarm] iter %d/%d  best served %.6g  %+.2f%% vs baseline  ETA %.0fs",
+                   pr.iteration, so.iterations, -pr.best, gain, eta);
+      std::fflush(stderr);
+    };
+  }
+  f.o.on_baseline = [&](const policy_report& base) { baseline_served = base.served; };
+  const sigint_guard interrupt_guard;
+  if (f.profile) profiler_start();
+  const solve_result r = solve(p, *b, f.o);
+  if (f.profile) profiler_stop();
+  if (progress) std::fprintf(stderr, "\n");
+  run_info info{b->name(), b->device_description(), p.source, f.c.threads > 0 ? f.c.threads : omp_get_max_threads()};
+  const auto summary = summary_json(p, f.o, info, r);
+  if (!f.out.empty()) write_solve_outputs(f.out, p, summary, r);
+  if (f.c.json) {
+    std::cout << summary.dump(2) << std::endl;
+  } else {
+    std::cout << "problem        " << p.source << "\n"
+              << "size           " << p.users << " users x " << p.tasks << " tasks x " << p.segments << " segments ("
+              << p.idle_users << " idle)\n"
+              << "backend        " << info.device << "\n"
+              << "shape          tau " << r.best_shape.tau << ", beta " << r.best_shape.beta
+              << (r.shape_search.empty() ? " (given)" : " (searched)") << "\n"
+              << "baseline       served " << fmt("%.6g", r.baseline.served) << " of utilization "
+              << fmt("%.6g", r.baseline.utilization) << "\n"
+              << "best           served " << fmt("%.6g", r.best.served) << " of utilization "
+              << fmt("%.6g", r.best.utilization) << "\n"
+              << "improvement    "
+              << (r.baseline.served > 0 ? fmt("%+.3f%%", (r.best.served / r.baseline.served - 1) * 100)
+                                        : std::string("n/a (the baseline serves nothing)"))
+              << (r.fell_back_to_baseline ? " (no gain found: baseline kept)" : "") << "\n"
+              << (r.bound ? "upper bound    " + fmt("%.6g", r.bound->upper_bound) + " (gap " +
+                                fmt("%.3f%%", 100.0 * optimality_gap(r.bound->upper_bound, r.best.served)) +
+                                " to the best allocation of any kind)\n"
+                          : std::string())
+              << "iterations     " << r.swarm.iterations_run << " (stopped: " << stop_reason_name(r.swarm.reason) << ")\n"
+              << "elapsed        " << fmt("%.2f s", r.elapsed_s) << "\n";
+    if (!f.out.empty()) std::cout << "written        " << f.out << "\n";
+  }
+  return r.swarm.reason == stop_reason::interrupted ? 130 : 0;
+}
+
+}  // namespace
+
+subcommand add_solve(CLI::App& app) {
+  auto f = std::make_shared<solve_flags>();
+  auto* solve_cmd = app.add_subcommand("solve", "find the policy that maximizes served utilization");
+  solve_cmd->add_option("--problem", f->c.problem_dir, "bundle folder (default: the built-in instance)");
+  solve_cmd->add_option("--backend", f->backend, "auto, cpu or cuda")->capture_default_str();
+  solve_cmd->add_option("--particles", f->o.particles, "swarm size P")->capture_default_str();
+  solve_cmd->add_option("--iterations", f->o.iterations, "iteration limit of the main swarm")->capture_default_str();
+  solve_cmd->add_option("--search-iterations", f->o.search_iterations, "iterations per shape of the shape search")
+      ->capture_default_str();
+  solve_cmd->add_option("--seed", f->o.seed, "seed of the swarm's random stream")->capture_default_str();
+  solve_cmd->add_option("--topology", f->topology, "global or ring")->capture_default_str();
+  solve_cmd->add_option("--inertia", f->inertia, "constant (0.7298) or linear (0.9 -> 0.4)")->capture_default_str();
+  solve_cmd->add_option("--tau", f->tau, "fix the sharpness tau (> 0); searched unless tau and beta are both given");
+  solve_cmd->add_option("--beta", f->beta, "fix the value weight beta (>= 0)");
+  solve_cmd->add_option("--w-max", f->o.w_max, "bound on |W| (log-boosts)")->capture_default_str();
+  solve_cmd->add_option("--stall", f->o.stall, "stop after K iterations without relative gain --tol (0 = never)")
+      ->capture_default_str();
+  solve_cmd->add_option("--tol", f->o.tol, "relative improvement that counts as progress")->capture_default_str();
+  solve_cmd->add_option("--time-limit", f->o.time_limit_s, "seconds (0 = none); the best so far is kept")
+      ->capture_default_str();
+  solve_cmd->add_option("--threads", f->c.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  solve_cmd->add_option("--topk", f->o.topk, "write each user's K largest allocations")->capture_default_str();
+  solve_cmd->add_option("--out", f->out, "output folder (written only when the solve succeeded)");
+  solve_cmd->add_flag("--no-bound", [f](std::int64_t) { f->o.bound = false; }, "skip the certified upper bound");
+  solve_cmd->add_option("--bound-iterations", f->o.bound_opts.iterations, "gradient steps of the bound")
+      ->capture_default_str();
+  solve_cmd->add_flag("--tf32", f->tf32, "CUDA: batched products on TF32 tensor cores (faster, less exact)");
+  solve_cmd->add_flag("--profile", f->profile, "bracket the solve with cudaProfilerStart/Stop (Nsight)");
+  solve_cmd->add_flag("--json", f->c.json, "print the summary as JSON on stdout");
+  solve_cmd->add_flag("--quiet", f->c.quiet, "no progress line or notes on stderr");
+  return {solve_cmd, [f] { return run_solve(*f); }};
+}
+
+}  // namespace attnswarm::cli
