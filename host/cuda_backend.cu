@@ -155,6 +155,9 @@ class cuda_backend final : public backend {
     const int m = static_cast<int>(p_.tasks);
     policy_report rep;
     rep.topk = topk > 0 ? std::min(topk, m) : 0;
+    if (rep.topk > k_max_topk)
+      throw input_error("--topk " + std::to_string(topk) + ": the CUDA backend writes at most " +
+                        std::to_string(k_max_topk) + " tasks per user; use --backend cpu for more");
     std::vector<double> expw(static_cast<std::size_t>(p_.dims()));
     for (std::size_t k = 0; k < expw.size(); ++k) expw[k] = std::exp(policy[k]);
     device_buffer<double> d_expw(expw.size()), d_lv(static_cast<std::size_t>(k_row_blocks) * 2 * m);

@@ -13,8 +13,6 @@ namespace attnswarm {
 
 namespace {
 
-constexpr int k_max_topk = 64;
-
 __device__ double max_log_weight(const float* f, const float* a, int m, double inv_tau, double beta) {
   double top = -HUGE_VAL;
   for (int j = 0; j < m; ++j) top = fmax(top, shape_log_weight(f[j], a[j], inv_tau, beta));

@@ -13,6 +13,8 @@ namespace attnswarm {
 constexpr int k_row_threads = 128;
 // Largest M the shared-memory accumulators of the report and dual kernels hold.
 constexpr int k_max_shared_tasks = 2048;
+// Largest top-k the report kernel keeps per user (in registers / local memory).
+constexpr int k_max_topk = 64;
 
 // H = [G0 | A o G0] (rows in segment order, n x 2M) and r in the same order, for one shape.
 void launch_shape_rows(const float* d_f, const float* d_a, const std::int64_t* d_order, const double* d_mass,
