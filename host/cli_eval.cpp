@@ -70,10 +70,11 @@ int run_eval(eval_flags& f) {
               << "utilization  " << fmt("%.9g", rep.utilization) << "\n"
               << "served       " << fmt("%.9g", rep.served) << "\n"
               << "idle users   " << rep.idle_users << "\n"
-              << "task  capacity  load  value  served_fraction\n";
+              << "task  capacity  load  value  served_fraction" << (p.task_names.empty() ? "" : "  name") << "\n";
     for (std::int64_t t = 0; t < p.tasks; ++t)
       std::cout << t << "  " << fmt("%.6g", p.capacity[t]) << "  " << fmt("%.6g", rep.load[t]) << "  "
-                << fmt("%.6g", rep.value[t]) << "  " << fmt("%.4f", capacity_factor(p.capacity[t], rep.load[t])) << "\n";
+                << fmt("%.6g", rep.value[t]) << "  " << fmt("%.4f", capacity_factor(p.capacity[t], rep.load[t]))
+                << (p.task_names.empty() ? std::string() : "  " + p.task_names[t]) << "\n";
   }
   return 0;
 }

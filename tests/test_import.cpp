@@ -223,6 +223,9 @@ TEST(Import, MovieLensToGenresThenSolve) {
   const std::string tasks = slurp(tmp / "o/tasks.csv");
   EXPECT_NE(tasks.find(",name\n"), std::string::npos);
   EXPECT_NE(tasks.find("Drama"), std::string::npos);
+  const auto e = run_cli("eval --quiet --problem " + (tmp / "ml"));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find("  Drama\n"), std::string::npos) << e.out;
 }
 
 }  // namespace
