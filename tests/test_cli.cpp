@@ -35,6 +35,17 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+json solve_summary(const std::string& args) {
+  const auto r = run_cli("solve --quiet --json " + args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  j.erase("elapsed_s");
+  j.erase("bound_elapsed_s");
+  j.erase("threads");
+  j.erase("device");
+  return j;
+}
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -60,6 +71,23 @@ TEST_F(Cli, GenerateIsDeterministicAndBinding) {
     if (!j["capacity"][t].is_null() && j["load"][t].get<double>() > j["capacity"][t].get<double>()) ++overloaded;
   EXPECT_GE(overloaded, 2);
   EXPECT_LT(j["served"].get<double>(), j["utilization"].get<double>());
+}
+
+TEST_F(Cli, GenerateDoesNotDependOnTheThreadCount) {
+  const auto one = run_cli("generate --users 40000 --tasks 7 --segments 2 --seed 3 --threads 1 --out " + (tmp_ / "t1"));
+  const auto two = run_cli("generate --users 40000 --tasks 7 --segments 2 --seed 3 --threads 2 --out " + (tmp_ / "t2"));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  for (const char* f : {"fitness.npy", "attraction.npy", "mass.npy", "segment.npy", "capacity.npy"})
+    EXPECT_EQ(slurp(tmp_ / "t1" + "/" + f), slurp(tmp_ / "t2" + "/" + f)) << f;
+}
+
+TEST_F(Cli, TimeLimitStopsTheSolveWithItsBest) {
+  const json s = solve_summary("--problem " + bundle_ +
+                               " --particles 8 --iterations 100000000 --stall 0 --tau 1 --beta 0 --time-limit 1");
+  EXPECT_EQ(s["stop_reason"], "time_limit");
+  EXPECT_GT(s["iterations_run"].get<int>(), 0);
+  EXPECT_GE(s["best_served"].get<double>(), s["baseline_served"].get<double>());
 }
 
 TEST_F(Cli, SolveWritesEveryOutput) {
@@ -114,16 +142,6 @@ TEST_F(Cli, SolveWritesEveryOutput) {
   EXPECT_TRUE(ej.contains("utilization"));
 }
 
-json solve_summary(const std::string& args) {
-  const auto r = run_cli("solve --quiet --json " + args);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  json j = json::parse(r.out);
-  j.erase("elapsed_s");
-  j.erase("bound_elapsed_s");
-  j.erase("threads");
-  j.erase("device");
-  return j;
-}
 
 TEST_F(Cli, SameSeedSameSummaryAnyThreadCount) {
   const std::string args = "--problem " + bundle_ + " --particles 12 --iterations 15 --search-iterations 2 --seed 9";
