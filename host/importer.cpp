@@ -2,6 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <utility>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -131,6 +137,89 @@ task_map read_task_map(const import_options& o) {
   return m;
 }
 
+// Hands the contributions to the pair table on a second thread, in file order, so the sums
+// are exactly those of one thread: the reading thread parses and looks up keys while this
+// one updates the table, whose random accesses miss the caches.
+class pair_feeder {
+ public:
+  explicit pair_feeder(pair_accumulator& pairs) : pairs_(pairs), worker_([this] { run(); }) {}
+  ~pair_feeder() {
+    try {
+      finish();
+    } catch (...) {  // the reading thread is already failing; its error is the one to report
+    }
+  }
+  pair_feeder(const pair_feeder&) = delete;
+  pair_feeder& operator=(const pair_feeder&) = delete;
+
+  void add(std::uint64_t user, std::uint32_t task, double w, double value, double time) {
+    current_.push_back(contribution{user, task, w, value, time});
+    if (current_.size() == k_chunk) flush();
+  }
+
+  // Waits until every contribution is in the table; rethrows the worker's error, if any.
+  void finish() {
+    if (worker_.joinable()) {
+      flush();
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        done_ = true;
+      }
+      ready_.notify_all();
+      worker_.join();
+    }
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  struct contribution {
+    std::uint64_t user;
+    std::uint32_t task;
+    double w, value, time;
+  };
+  static constexpr std::size_t k_chunk = 4096, k_depth = 8;
+
+  void flush() {
+    if (current_.empty()) return;
+    std::unique_lock<std::mutex> lock(mutex_);
+    space_.wait(lock, [this] { return queue_.size() < k_depth; });
+    queue_.push_back(std::move(current_));
+    lock.unlock();
+    ready_.notify_one();
+    current_ = {};
+    current_.reserve(k_chunk);
+  }
+
+  void run() {
+    for (;;) {
+      std::vector<contribution> chunk;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [this] { return !queue_.empty() || done_; });
+        if (queue_.empty()) return;
+        chunk = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      space_.notify_one();
+      if (error_) continue;  // keep draining so that the reader never blocks
+      try {
+        for (const contribution& c : chunk) pairs_.add(c.user, c.task, c.w, c.value, c.time);
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+    }
+  }
+
+  pair_accumulator& pairs_;
+  std::vector<contribution> current_;
+  std::deque<std::vector<contribution>> queue_;
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  bool done_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;  // last: it starts after everything it uses exists
+};
+
 void check_dense_size(const import_options& o, std::size_t users, std::size_t tasks) {
   const auto n = static_cast<std::int64_t>(users), m = static_cast<std::int64_t>(tasks);
   if (m > 0 && n > o.max_cells / m)
@@ -208,11 +297,13 @@ import_report import_events(const import_options& o) {
   };
 
   import_report rep;
-  // One pass: validate, assign dense ids, accumulate the distinct (user, task) pairs.
+  // One pass: validate, assign dense ids, accumulate the distinct (user, task) pairs (on a
+  // second thread, fed in file order).
   const double half_life_s = o.half_life_days * 86400.0;
   double newest = -std::numeric_limits<double>::infinity(), oldest = std::numeric_limits<double>::infinity();
   pair_accumulator pairs(half_life_s);
   {
+    pair_feeder feeder(pairs);
     csv_reader r(o.events);
     open_events(r);
     parsed e;
@@ -228,13 +319,14 @@ import_report import_events(const import_options& o) {
         const double share = 1.0 / static_cast<double>(e.labels->size());
         for (int l : *e.labels) {
           if (label_task[l] < 0) label_task[l] = tasks.insert(map.labels.key(static_cast<std::size_t>(l)));
-          pairs.add(u, static_cast<std::uint32_t>(label_task[l]), e.weight * share, e.value, e.time);
+          feeder.add(u, static_cast<std::uint32_t>(label_task[l]), e.weight * share, e.value, e.time);
         }
       } else {
-        pairs.add(u, static_cast<std::uint32_t>(tasks.insert(e.item)), e.weight, e.value, e.time);
+        feeder.add(u, static_cast<std::uint32_t>(tasks.insert(e.item)), e.weight, e.value, e.time);
       }
       if ((rep.events & 0xffff) == 0) check_dense_size(o, users.size(), tasks.size());
     }
+    feeder.finish();
   }
   const std::int64_t n = static_cast<std::int64_t>(users.size()), m = static_cast<std::int64_t>(tasks.size());
   if (n == 0 || m == 0)
