@@ -29,6 +29,9 @@ struct common_flags {
   int threads = 0;
 };
 
+// --problem, --threads, --json and --quiet, the same on every subcommand that has them.
+void add_common_options(CLI::App* cmd, common_flags& c);
+
 void apply_threads(int threads);
 std::string fmt(const char* format, double v);
 

@@ -55,14 +55,11 @@ int run_bound(bound_flags& f) {
 subcommand add_bound(CLI::App& app) {
   auto f = std::make_shared<bound_flags>();
   auto* bound_cmd = app.add_subcommand("bound", "the certified upper bound on served utilization (any allocation)");
-  bound_cmd->add_option("--problem", f->c.problem_dir, "bundle folder (default: the built-in instance)");
+  add_common_options(bound_cmd, f->c);
   bound_cmd->add_option("--iterations", f->o.iterations, "gradient steps, all stages together")->capture_default_str();
   bound_cmd->add_option("--tolerance", f->o.tolerance, "target relative distance to the LP optimum")
       ->capture_default_str();
-  bound_cmd->add_option("--threads", f->c.threads, "CPU threads (0 = all cores)");
   bound_cmd->add_option("--out", f->out, "folder for prices.npy and bound.json");
-  bound_cmd->add_flag("--json", f->c.json, "print JSON on stdout");
-  bound_cmd->add_flag("--quiet", f->c.quiet, "no notes on stderr");
   return {bound_cmd, [f] { return run_bound(*f); }};
 }
 

@@ -84,14 +84,11 @@ int run_eval(eval_flags& f) {
 subcommand add_eval(CLI::App& app) {
   auto f = std::make_shared<eval_flags>();
   auto* eval_cmd = app.add_subcommand("eval", "the exact numbers of one policy (the baseline without --policy)");
-  eval_cmd->add_option("--problem", f->c.problem_dir, "bundle folder (default: the built-in instance)");
+  add_common_options(eval_cmd, f->c);
   eval_cmd->add_option("--policy", f->policy, "policy.npy (segments x tasks); its shape is read from summary.json "
                                               "beside it unless --tau/--beta are given");
   eval_cmd->add_option("--tau", f->tau, "sharpness tau (default 1)");
   eval_cmd->add_option("--beta", f->beta, "value weight beta (default 0)");
-  eval_cmd->add_option("--threads", f->c.threads, "CPU threads (0 = all cores)");
-  eval_cmd->add_flag("--json", f->c.json, "print JSON on stdout");
-  eval_cmd->add_flag("--quiet", f->c.quiet, "no notes on stderr");
   return {eval_cmd, [f] { return run_eval(*f); }};
 }
 

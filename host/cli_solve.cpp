@@ -118,7 +118,7 @@ int run_solve(solve_flags& f) {
 subcommand add_solve(CLI::App& app) {
   auto f = std::make_shared<solve_flags>();
   auto* solve_cmd = app.add_subcommand("solve", "find the policy that maximizes served utilization");
-  solve_cmd->add_option("--problem", f->c.problem_dir, "bundle folder (default: the built-in instance)");
+  add_common_options(solve_cmd, f->c);
   solve_cmd->add_option("--backend", f->backend, "auto, cpu or cuda")->capture_default_str();
   solve_cmd->add_option("--particles", f->o.particles, "swarm size P")->capture_default_str();
   solve_cmd->add_option("--iterations", f->o.iterations, "iteration limit of the main swarm")->capture_default_str();
@@ -135,7 +135,6 @@ subcommand add_solve(CLI::App& app) {
   solve_cmd->add_option("--tol", f->o.tol, "relative improvement that counts as progress")->capture_default_str();
   solve_cmd->add_option("--time-limit", f->o.time_limit_s, "seconds (0 = none); the best so far is kept")
       ->capture_default_str();
-  solve_cmd->add_option("--threads", f->c.threads, "CPU threads (0 = all cores)")->capture_default_str();
   solve_cmd->add_option("--topk", f->o.topk, "write each user's K largest allocations")->capture_default_str();
   solve_cmd->add_option("--out", f->out, "output folder (written only when the solve succeeded)");
   solve_cmd->add_flag("--no-bound", [f](std::int64_t) { f->o.bound = false; }, "skip the certified upper bound");
@@ -143,8 +142,6 @@ subcommand add_solve(CLI::App& app) {
       ->capture_default_str();
   solve_cmd->add_flag("--tf32", f->tf32, "CUDA: batched products on TF32 tensor cores (faster, less exact)");
   solve_cmd->add_flag("--profile", f->profile, "bracket the solve with cudaProfilerStart/Stop (Nsight)");
-  solve_cmd->add_flag("--json", f->c.json, "print the summary as JSON on stdout");
-  solve_cmd->add_flag("--quiet", f->c.quiet, "no progress line or notes on stderr");
   return {solve_cmd, [f] { return run_solve(*f); }};
 }
 
