@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bound.hpp"
-#include "cpu_backend.hpp"
+#include "backend.hpp"
 
 using namespace attnswarm;
 
@@ -20,9 +20,14 @@ int main(int argc, char** argv) {
   app.add_option("--problem", dir, "bundle folder")->required();
   app.add_option("--particles", particles)->capture_default_str();
   app.add_option("--threads", threads)->capture_default_str();
+  std::string which = "cpu";
+  app.add_option("--backend", which, "cpu or cuda")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const problem p = load_problem(dir);
-  auto b = make_cpu_backend(p, threads);
+  backend_options bo;
+  bo.threads = threads;
+  bo.particles = particles;
+  auto b = make_backend(which, p, bo);
   const auto now = [] { return std::chrono::steady_clock::now(); };
   const auto secs = [](auto a, auto z) { return std::chrono::duration<double>(z - a).count(); };
 
@@ -54,6 +59,8 @@ int main(int argc, char** argv) {
   const bound_result r = compute_bound(p, *b, o);
 
   nlohmann::ordered_json j;
+  j["backend"] = b->name();
+  j["device"] = b->device_description();
   j["users"] = p.users;
   j["tasks"] = p.tasks;
   j["particles"] = particles;

@@ -13,6 +13,7 @@
 #include "backend.hpp"
 #include "devices.hpp"
 #include "problem.hpp"
+#include "swarm.hpp"
 
 using namespace attnswarm;
 
@@ -43,12 +44,19 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads)->capture_default_str();
   app.add_option("--tau", tau)->capture_default_str();
   app.add_option("--beta", beta)->capture_default_str();
-  std::string which = "cpu";
+  std::string which = "cpu", path = "auto";
   app.add_option("--backend", which, "cpu or cuda")->capture_default_str();
+  app.add_option("--eval-path", path, "CUDA: auto, fused or cublas")->capture_default_str();
+  int swarm_iterations = 5;
+  app.add_option("--swarm-iterations", swarm_iterations, "iterations of the timed swarm (0: none)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const problem p = load_problem(dir);
-  auto b = make_backend(which, p, backend_options{threads, false});
+  backend_options bo;
+  bo.threads = threads;
+  bo.particles = particles;
+  bo.eval_path = path;
+  auto b = make_backend(which, p, bo);
   // The same policies as bench/numpy_baseline.py builds: W[q, d] = sin(1 + 0.7 q + 0.3 d).
   std::vector<double> w(static_cast<std::size_t>(particles * p.dims()));
   for (int q = 0; q < particles; ++q)
@@ -62,6 +70,27 @@ int main(int argc, char** argv) {
   std::vector<double> served(particles);
   const double t_eval = median_seconds(reps, [&] { b->evaluate(w.data(), particles, served.data()); });
   const double flops = 2.0 * p.users * particles * (p.tasks + 2.0 * p.tasks);
+  // The least the batched evaluation must read: H = [G0 | A o G0] (float32) and r, once.
+  const double min_bytes = static_cast<double>(p.users) * (2.0 * p.tasks + 1.0) * 4.0;
+
+  // One swarm iteration as solve runs it (move, evaluate, record), the backend's own swarm
+  // state; timed from the history, so the initial evaluation is left out.
+  double iteration_s = 0.0;
+  if (swarm_iterations > 0) {
+    swarm_options so;
+    so.particles = particles;
+    so.iterations = swarm_iterations;
+    so.stall = 0;
+    so.state = b->device_swarm();
+    const swarm_result r = run_swarm(
+        static_cast<int>(p.dims()),
+        [&](const double* x, int count, int, double* f) {
+          b->evaluate(x, count, f);
+          for (int q = 0; q < count; ++q) f[q] = -f[q];
+        },
+        so);
+    iteration_s = (r.history.back().elapsed_s - r.history.front().elapsed_s) / r.iterations_run;
+  }
 
   nlohmann::ordered_json j;
   j["backend"] = b->name();
@@ -75,11 +104,17 @@ int main(int argc, char** argv) {
   j["one_policy_gbps"] = bytes / t_report / 1e9;
   j["batched_eval_ms"] = t_eval * 1e3;
   j["batched_eval_gflops"] = flops / t_eval / 1e9;
+  j["batched_eval_min_gbps"] = min_bytes / t_eval / 1e9;
+  j["swarm_iteration_ms"] = iteration_s * 1e3;
   j["served_policy0"] = served[0];
   if (b->name() == "cuda") {
+    const device_info d = probe_devices().devices.front();
     // the ceiling of the one-policy kernel: a device-to-device copy of as many bytes as it reads
-    j["copy_gbps"] = measure_copy_bandwidth(probe_devices().devices.front().index, static_cast<std::size_t>(bytes));
+    j["copy_gbps"] = measure_copy_bandwidth(d.index, static_cast<std::size_t>(bytes));
     j["one_policy_vs_copy"] = j["one_policy_gbps"].get<double>() / j["copy_gbps"].get<double>();
+    j["fp32_peak_gflops"] = d.fp32_peak_gflops;
+    j["batched_eval_vs_fp32_peak"] = d.fp32_peak_gflops > 0.0 ? flops / t_eval / 1e9 / d.fp32_peak_gflops : 0.0;
+    j["batched_eval_min_bytes_vs_copy"] = j["batched_eval_min_gbps"].get<double>() / j["copy_gbps"].get<double>();
   }
   std::cout << j.dump() << std::endl;
   return 0;

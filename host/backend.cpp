@@ -10,22 +10,32 @@
 namespace attnswarm {
 
 std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o) {
-  if (o.tf32 && which != "cuda") throw input_error("--tf32 needs --backend cuda");
-  if (which == "cpu") return make_cpu_backend(p, o.threads);
-  if (which == "auto" || which == "cuda") {
-    const device_inventory inv = probe_devices();
-    if (which == "cuda") {
-      if (!inv.cuda_compiled) throw unavailable_error("--backend cuda: " + inv.note);
-      if (inv.devices.empty()) throw unavailable_error("--backend cuda: " + inv.note);
-#ifdef ATTNSWARM_WITH_CUDA
-      return make_cuda_backend(p, inv.devices.front().index, o.tf32);
-#endif
-    }
-    // auto stays on the CPU reference until the CUDA backend has been validated on a GPU
-    // (bench/gpu_check.sh); --backend cuda opts in.
+  if (which != "auto" && which != "cpu" && which != "cuda")
+    throw input_error("--backend: unknown backend '" + which + "' (expected auto, cpu or cuda)");
+  if (which == "cpu") {
+    if (o.tf32) throw input_error("--tf32 needs the CUDA backend (--backend cuda or auto)");
     return make_cpu_backend(p, o.threads);
   }
-  throw input_error("--backend: unknown backend '" + which + "' (expected auto, cpu or cuda)");
+  const device_inventory inv = probe_devices();
+  if (which == "cuda" && inv.devices.empty()) throw unavailable_error("--backend cuda: " + inv.note);
+#ifdef ATTNSWARM_WITH_CUDA
+  if (!inv.devices.empty()) {
+    const int device = inv.devices.front().index;
+    if (which == "cuda") return make_cuda_backend(p, device, o);
+    // auto: a device counts as usable when the shared math agrees with the host on it and
+    // the CUDA backend takes the problem (at most k_max_shared_tasks tasks, memory).
+    if (run_device_selftest(device).empty()) {
+      try {
+        return make_cuda_backend(p, device, o);
+      } catch (const unavailable_error&) {
+        if (o.tf32) throw;
+      }
+    }
+  }
+#endif
+  if (o.tf32) throw input_error("--tf32 needs the CUDA backend, and none is usable here" +
+                                (inv.note.empty() ? std::string() : ": " + inv.note));
+  return make_cpu_backend(p, o.threads);
 }
 
 }  // namespace attnswarm

@@ -2,6 +2,7 @@
 // hides its device state behind it, so nothing here needs a CUDA header.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,16 +54,26 @@ class backend {
   virtual policy_report report(const double* policy, const shape& s, int topk) = 0;
   // One pass of the bound's optimizer over all users (float64 throughout).
   virtual dual_sums dual_pass(const double* lambda, double gamma) = 0;
-  // The backend's own swarm step, or nullptr for the CPU loop.
-  virtual swarm_mover* mover() { return nullptr; }
+  // The backend's own swarm state (the CUDA backend keeps it on the device), or nullptr for
+  // the CPU reference state. run_swarm() restarts it for every run.
+  virtual swarm_state* device_swarm() { return nullptr; }
 };
 
 struct backend_options {
   int threads = 0;    // CPU threads (0 = all cores)
   bool tf32 = false;  // CUDA: let the batched products use TF32 tensor cores
+  // CUDA: the most policies one batched evaluation holds at once (more are evaluated in
+  // groups of this many); sizes the device workspace.
+  int particles = 256;
+  // CUDA: device memory the driver may allocate; 0 = 90% of what is free.
+  std::size_t device_memory_bytes = 0;
+  // CUDA: the batched evaluation's path: "auto" (fused up to 128 tasks without --tf32, else
+  // cuBLAS), "fused" or "cublas".
+  std::string eval_path = "auto";
 };
 
-// "cpu", "cuda" or "auto" (for now always the CPU reference: see README). Throws
+// "cpu", "cuda" or "auto": auto takes the CUDA backend when CUDA is compiled in, a device is
+// present and its shared-math self-test passes, else the CPU reference. Throws
 // unavailable_error when "cuda" cannot be had, with the reason.
 std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o = {});
 

@@ -5,7 +5,10 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
+
+#include "backend.hpp"
 
 namespace attnswarm::cli {
 
@@ -31,6 +34,18 @@ struct common_flags {
 
 // --problem, --threads, --json and --quiet, the same on every subcommand that has them.
 void add_common_options(CLI::App* cmd, common_flags& c);
+
+// --backend, --tf32, --device-memory and --eval-path: where the numbers are computed.
+struct backend_flags {
+  std::string backend = "auto";
+  bool tf32 = false;
+  std::string device_memory;  // empty: 90% of the device's free memory
+  std::string eval_path = "auto";
+};
+void add_backend_options(CLI::App* cmd, backend_flags& b);
+// The backend options the flags ask for, checked before any problem is loaded (a bad value
+// is an input error); `particles` sizes the CUDA workspace. make_backend(b.backend, ...) then.
+backend_options check_backend_flags(const backend_flags& b, int threads, int particles);
 
 void apply_threads(int threads);
 std::string fmt(const char* format, double v);

@@ -17,6 +17,7 @@ namespace {
 
 struct bound_flags {
   common_flags c;
+  backend_flags b;
   bound_options o;
   std::string out;
 };
@@ -24,13 +25,16 @@ struct bound_flags {
 int run_bound(bound_flags& f) {
   if (f.o.iterations < 0) throw input_error("--iterations: must be >= 0");
   if (!(f.o.tolerance > 0.0)) throw input_error("--tolerance: must be > 0");
+  const backend_options backend_opts = check_backend_flags(f.b, f.c.threads, 1);
   apply_threads(f.c.threads);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
-  auto b = make_backend("cpu", p, backend_options{f.c.threads, false});
+  auto b = make_backend(f.b.backend, p, backend_opts);
   f.o.interrupt = sigint_guard::flag();
   const sigint_guard interrupt_guard;
   const bound_result r = compute_bound(p, *b, f.o);
-  const auto j = bound_json(p, r);
+  auto j = bound_json(p, r);
+  j["backend"] = b->name();
+  j["device"] = b->device_description();
   if (!f.out.empty()) {
     staged_dir out(f.out);
     write_npy(out.path("prices.npy"), dtype::f64, {p.tasks}, r.prices.data());
@@ -40,7 +44,8 @@ int run_bound(bound_flags& f) {
   if (f.c.json) {
     std::cout << j.dump(2) << std::endl;
   } else {
-    std::cout << "upper_bound       " << fmt("%.9g", r.upper_bound) << "\n"
+    std::cout << "backend           " << b->device_description() << "\n"
+              << "upper_bound       " << fmt("%.9g", r.upper_bound) << "\n"
               << "bound_iterations  " << r.iterations << " (" << r.passes << " passes, "
               << (r.converged ? "converged" : "iteration limit reached") << ", " << fmt("%.2f s", r.elapsed_s) << ")\n"
               << "prices           ";
@@ -56,6 +61,7 @@ subcommand add_bound(CLI::App& app) {
   auto f = std::make_shared<bound_flags>();
   auto* bound_cmd = app.add_subcommand("bound", "the certified upper bound on served utilization (any allocation)");
   add_common_options(bound_cmd, f->c);
+  add_backend_options(bound_cmd, f->b);
   bound_cmd->add_option("--iterations", f->o.iterations, "gradient steps, all stages together")->capture_default_str();
   bound_cmd->add_option("--tolerance", f->o.tolerance, "target relative distance to the LP optimum")
       ->capture_default_str();

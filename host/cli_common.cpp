@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli.hpp"
+#include "device_plan.hpp"
 #include "errors.hpp"
 
 namespace attnswarm::cli {
@@ -26,6 +27,32 @@ void add_common_options(CLI::App* cmd, common_flags& c) {
   cmd->add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--json", c.json, "print JSON on stdout");
   cmd->add_flag("--quiet", c.quiet, "no progress line or notes on stderr");
+}
+
+void add_backend_options(CLI::App* cmd, backend_flags& b) {
+  cmd->add_option("--backend", b.backend, "auto (CUDA when a device is usable, else CPU), cpu or cuda")
+      ->capture_default_str();
+  cmd->add_flag("--tf32", b.tf32, "CUDA: cuBLAS products on TF32 tensor cores (faster, less exact)");
+  cmd->add_option("--device-memory", b.device_memory,
+                  "CUDA: device memory the driver may use, e.g. 64M or 20G (default: 90% of what is free); "
+                  "a problem larger than this streams from pinned host memory");
+  cmd->add_option("--eval-path", b.eval_path, "CUDA: batched evaluation by auto, fused or cublas")
+      ->capture_default_str();
+}
+
+backend_options check_backend_flags(const backend_flags& b, int threads, int particles) {
+  if (b.backend != "auto" && b.backend != "cpu" && b.backend != "cuda")
+    throw input_error("--backend: unknown backend '" + b.backend + "' (expected auto, cpu or cuda)");
+  if (b.backend == "cpu" && b.tf32) throw input_error("--tf32 needs the CUDA backend (--backend cuda or auto)");
+  if (b.eval_path != "auto" && b.eval_path != "fused" && b.eval_path != "cublas")
+    throw input_error("--eval-path: unknown path '" + b.eval_path + "' (expected auto, fused or cublas)");
+  backend_options o;
+  o.threads = threads;
+  o.tf32 = b.tf32;
+  o.particles = particles;
+  o.eval_path = b.eval_path;
+  if (!b.device_memory.empty()) o.device_memory_bytes = parse_byte_size(b.device_memory, "--device-memory");
+  return o;
 }
 
 void apply_threads(int threads) {

@@ -21,11 +21,13 @@ namespace {
 
 struct eval_flags {
   common_flags c;
+  backend_flags b;
   std::string policy;
   std::optional<double> tau, beta;
 };
 
 int run_eval(eval_flags& f) {
+  const backend_options backend_opts = check_backend_flags(f.b, f.c.threads, 1);
   apply_threads(f.c.threads);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
   std::vector<double> w(static_cast<std::size_t>(p.dims()), 0.0);
@@ -59,13 +61,16 @@ int run_eval(eval_flags& f) {
   if (f.beta) s.beta = *f.beta;
   if (!(s.tau > 0.0) || !std::isfinite(s.tau)) throw input_error("--tau: must be a finite number > 0");
   if (!(s.beta >= 0.0) || !std::isfinite(s.beta)) throw input_error("--beta: must be a finite number >= 0");
-  auto b = make_backend("cpu", p, backend_options{f.c.threads, false});
+  auto b = make_backend(f.b.backend, p, backend_opts);
   const policy_report rep = b->report(w.data(), s, 0);
-  const auto j = report_json(p, s, rep);
+  auto j = report_json(p, s, rep);
+  j["backend"] = b->name();
+  j["device"] = b->device_description();
   if (f.c.json) {
     std::cout << j.dump(2) << std::endl;
   } else {
-    std::cout << "policy       " << (f.policy.empty() ? std::string("baseline (W = 0)") : f.policy) << ", tau " << s.tau
+    std::cout << "backend      " << b->device_description() << "\n"
+              << "policy       " << (f.policy.empty() ? std::string("baseline (W = 0)") : f.policy) << ", tau " << s.tau
               << ", beta " << s.beta << "\n"
               << "utilization  " << fmt("%.9g", rep.utilization) << "\n"
               << "served       " << fmt("%.9g", rep.served) << "\n"
@@ -85,6 +90,7 @@ subcommand add_eval(CLI::App& app) {
   auto f = std::make_shared<eval_flags>();
   auto* eval_cmd = app.add_subcommand("eval", "the exact numbers of one policy (the baseline without --policy)");
   add_common_options(eval_cmd, f->c);
+  add_backend_options(eval_cmd, f->b);
   eval_cmd->add_option("--policy", f->policy, "policy.npy (segments x tasks); its shape is read from summary.json "
                                               "beside it unless --tau/--beta are given");
   eval_cmd->add_option("--tau", f->tau, "sharpness tau (default 1)");

@@ -22,13 +22,12 @@ namespace {
 
 struct solve_flags {
   common_flags c;
-  std::string backend = "auto";
+  backend_flags b;
   std::string topology = "global";
   std::string inertia = "constant";
   std::string out;
   std::optional<double> tau, beta;
   bool profile = false;
-  bool tf32 = false;
   solve_options o;
 };
 
@@ -55,9 +54,10 @@ void check_solve_flags(solve_flags& f) {
 
 int run_solve(solve_flags& f) {
   check_solve_flags(f);
+  const backend_options backend_opts = check_backend_flags(f.b, f.c.threads, f.o.particles);
   apply_threads(f.c.threads);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
-  auto b = make_backend(f.backend, p, backend_options{f.c.threads, f.tf32});
+  auto b = make_backend(f.b.backend, p, backend_opts);
   const bool progress = !f.c.quiet && ::isatty(STDERR_FILENO);
   double baseline_served = 0.0;
   f.o.interrupt = sigint_guard::flag();
@@ -119,7 +119,7 @@ subcommand add_solve(CLI::App& app) {
   auto f = std::make_shared<solve_flags>();
   auto* solve_cmd = app.add_subcommand("solve", "find the policy that maximizes served utilization");
   add_common_options(solve_cmd, f->c);
-  solve_cmd->add_option("--backend", f->backend, "auto, cpu or cuda")->capture_default_str();
+  add_backend_options(solve_cmd, f->b);
   solve_cmd->add_option("--particles", f->o.particles, "swarm size P")->capture_default_str();
   solve_cmd->add_option("--iterations", f->o.iterations, "iteration limit of the main swarm")->capture_default_str();
   solve_cmd->add_option("--search-iterations", f->o.search_iterations, "iterations per shape of the shape search")
@@ -140,7 +140,6 @@ subcommand add_solve(CLI::App& app) {
   solve_cmd->add_flag("--no-bound", [f](std::int64_t) { f->o.bound = false; }, "skip the certified upper bound");
   solve_cmd->add_option("--bound-iterations", f->o.bound_opts.iterations, "gradient steps of the bound")
       ->capture_default_str();
-  solve_cmd->add_flag("--tf32", f->tf32, "CUDA: batched products on TF32 tensor cores (faster, less exact)");
   solve_cmd->add_flag("--profile", f->profile, "bracket the solve with cudaProfilerStart/Stop (Nsight)");
   return {solve_cmd, [f] { return run_solve(*f); }};
 }

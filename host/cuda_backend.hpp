@@ -8,8 +8,10 @@
 
 namespace attnswarm {
 
-// Throws unavailable_error when the device cannot hold the problem. With tf32 the batched
-// products may use TF32 tensor cores (10-bit mantissa inputs): faster, less exact.
-std::unique_ptr<backend> make_cuda_backend(const problem& p, int device, bool tf32);
+// Plans device memory (host/device_plan.hpp): resident when the problem fits the budget, else
+// streamed. Throws unavailable_error when not even a streamed minimum batch fits, input_error
+// on a bad option. With tf32 the cuBLAS products may use TF32 tensor cores (10-bit mantissa
+// inputs): faster, less exact.
+std::unique_ptr<backend> make_cuda_backend(const problem& p, int device, const backend_options& o);
 
 }  // namespace attnswarm

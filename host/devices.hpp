@@ -13,6 +13,10 @@ struct device_info {
   std::string name;
   std::size_t memory_bytes = 0;
   int cc_major = 0, cc_minor = 0;
+  int multiprocessors = 0;
+  // The FP32 ceiling: SMs x FP32 lanes per SM x 2 (an FMA) x the boost clock; 0 when the
+  // lanes per SM of this compute capability are not known here.
+  double fp32_peak_gflops = 0.0;
 };
 
 struct device_inventory {

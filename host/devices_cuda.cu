@@ -14,6 +14,18 @@
 
 namespace attnswarm {
 
+namespace {
+
+// FP32 lanes per SM, from the CUDA C++ Programming Guide's arithmetic-throughput table.
+int fp32_lanes_per_sm(int major, int minor) {
+  if (major == 8 && minor == 0) return 64;  // A100
+  if (major >= 8) return 128;               // sm_86, sm_89, sm_90 (H100/H200), sm_100
+  if (major == 7) return 64;
+  return 0;
+}
+
+}  // namespace
+
 device_inventory probe_devices() {
   device_inventory inv;
   inv.cuda_compiled = true;
@@ -27,7 +39,11 @@ device_inventory probe_devices() {
   for (int d = 0; d < count; ++d) {
     cudaDeviceProp prop{};
     ATTN_CUDA_CHECK(cudaGetDeviceProperties(&prop, d));
-    inv.devices.push_back(device_info{d, prop.name, prop.totalGlobalMem, prop.major, prop.minor});
+    int clock_khz = 0;
+    ATTN_CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, d));
+    device_info info{d, prop.name, prop.totalGlobalMem, prop.major, prop.minor, prop.multiProcessorCount, 0.0};
+    info.fp32_peak_gflops = 2.0 * prop.multiProcessorCount * fp32_lanes_per_sm(prop.major, prop.minor) * clock_khz * 1e-6;
+    inv.devices.push_back(info);
   }
   if (count == 0) inv.note = "no CUDA device found";
   return inv;

@@ -22,7 +22,7 @@ namespace {
 
 swarm_options policy_swarm_options(const solve_options& o, backend& b, int iterations, double time_left) {
   swarm_options so;
-  so.mover = b.mover();
+  so.state = b.device_swarm();
   so.particles = o.particles;
   so.iterations = iterations;
   so.seed = o.seed;

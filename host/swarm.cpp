@@ -3,6 +3,7 @@
 // and keeping it here keeps the CPU and CUDA trajectories identical.
 #include "swarm.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -24,15 +25,8 @@ const char* stop_reason_name(stop_reason r) {
 
 namespace {
 
-// Index of the best personal best among particle p's neighbours (lowest index on ties).
 int neighbourhood_best(const std::vector<double>& pbest_f, int p, topology topo, int global_best) {
-  if (topo == topology::global) return global_best;
-  const int n = static_cast<int>(pbest_f.size());
-  int best = -1;
-  for (int q : {(p + n - 1) % n, p, (p + 1) % n}) {
-    if (best < 0 || pbest_f[q] < pbest_f[best] || (pbest_f[q] == pbest_f[best] && q < best)) best = q;
-  }
-  return best;
+  return topo == topology::global ? global_best : ring_best(pbest_f.data(), static_cast<int>(pbest_f.size()), p);
 }
 
 int argmin(const std::vector<double>& f) {
@@ -42,7 +36,50 @@ int argmin(const std::vector<double>& f) {
   return best;
 }
 
+class cpu_swarm_state final : public swarm_state {
+ public:
+  void start(int particles, int dims, const double* x, const double* v, const double* f) override {
+    np_ = particles;
+    dims_ = dims;
+    const std::size_t n = static_cast<std::size_t>(particles) * dims;
+    x_.assign(x, x + n);
+    v_.assign(v, v + n);
+    pbest_ = x_;
+    pbest_f_.assign(f, f + particles);
+    nb_.resize(static_cast<std::size_t>(particles));
+    gbest_ = argmin(pbest_f_);
+  }
+  void move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, topology topo, double* x) override {
+    for (int p = 0; p < np_; ++p) nb_[p] = neighbourhood_best(pbest_f_, p, topo, gbest_);
+    cpu_move(seed, t, c, np_, dims_, nb_.data(), pbest_.data(), x_.data(), v_.data());
+    std::copy(x_.begin(), x_.end(), x);
+  }
+  void record(const double* f) override {
+    for (int p = 0; p < np_; ++p) {
+      if (f[p] < pbest_f_[p]) {
+        pbest_f_[p] = f[p];
+        std::copy_n(x_.begin() + static_cast<std::ptrdiff_t>(p) * dims_, dims_,
+                    pbest_.begin() + static_cast<std::ptrdiff_t>(p) * dims_);
+      }
+    }
+    gbest_ = argmin(pbest_f_);
+  }
+  const std::vector<double>& personal_best_values() const override { return pbest_f_; }
+  int best_particle() const override { return gbest_; }
+  std::vector<double> best_position() override {
+    return {pbest_.begin() + static_cast<std::ptrdiff_t>(gbest_) * dims_,
+            pbest_.begin() + static_cast<std::ptrdiff_t>(gbest_ + 1) * dims_};
+  }
+
+ private:
+  int np_ = 0, dims_ = 0, gbest_ = 0;
+  std::vector<double> x_, v_, pbest_, pbest_f_;
+  std::vector<int> nb_;
+};
+
 }  // namespace
+
+std::unique_ptr<swarm_state> make_cpu_swarm_state() { return std::make_unique<cpu_swarm_state>(); }
 
 void cpu_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims, const int* neighbour,
               const double* pbest, double* x, double* v) {
@@ -67,7 +104,7 @@ swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_o
   };
   const int np = o.particles;
   const std::size_t n = static_cast<std::size_t>(np) * dims;
-  std::vector<double> x(n), v(n), pbest(n), f(np), pbest_f(np);
+  std::vector<double> x(n), v(n), f(np);
 
   for (int p = 0; p < np; ++p)
     for (int d = 0; d < dims; ++d) {
@@ -79,25 +116,29 @@ swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_o
         x[k] = std::fmin(std::fmax(o.seeded[p][d], o.x_lo), o.x_hi);
       }
     }
+  std::unique_ptr<swarm_state> own_state;
+  swarm_state* state = o.state;
+  if (state == nullptr) {
+    own_state = make_cpu_swarm_state();
+    state = own_state.get();
+  }
   swarm_result res;
   objective(x.data(), np, dims, f.data());
   res.evaluations += np;
-  pbest = x;
-  pbest_f = f;
-  int gbest = argmin(pbest_f);
+  state->start(np, dims, x.data(), v.data(), f.data());
 
+  const auto best_value = [&] { return state->personal_best_values()[state->best_particle()]; };
   const auto record = [&](int t) {
     double mean = 0.0;
-    for (double b : pbest_f) mean += b;
-    swarm_progress pr{t, pbest_f[gbest], mean / np, elapsed()};
+    for (double b : state->personal_best_values()) mean += b;
+    swarm_progress pr{t, best_value(), mean / np, elapsed()};
     res.history.push_back(pr);
     if (on_progress) on_progress(pr, o);
   };
   record(0);
 
-  double stall_ref = pbest_f[gbest];
+  double stall_ref = best_value();
   int stalled = 0;
-  std::vector<int> nb(np);
   for (int t = 1; t <= o.iterations; ++t) {
     if (o.interrupt != nullptr && o.interrupt->load()) {
       res.reason = stop_reason::interrupted;
@@ -112,27 +153,19 @@ swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_o
       c.omega = o.omega + (o.omega_end - o.omega) * (t - 1) / (o.iterations - 1);
     {
       const trace_range range("swarm step");
-      for (int p = 0; p < np; ++p) nb[p] = neighbourhood_best(pbest_f, p, o.topo, gbest);
-      if (o.mover != nullptr)
-        o.mover->move(o.seed, static_cast<std::uint32_t>(t), c, np, dims, nb.data(), pbest.data(), x.data(), v.data());
-      else
-        cpu_move(o.seed, static_cast<std::uint32_t>(t), c, np, dims, nb.data(), pbest.data(), x.data(), v.data());
+      state->move(o.seed, static_cast<std::uint32_t>(t), c, o.topo, x.data());
     }
     objective(x.data(), np, dims, f.data());
     res.evaluations += np;
-    for (int p = 0; p < np; ++p) {
-      if (f[p] < pbest_f[p]) {
-        pbest_f[p] = f[p];
-        std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(p) * dims, dims,
-                    pbest.begin() + static_cast<std::ptrdiff_t>(p) * dims);
-      }
+    {
+      const trace_range range("swarm step");
+      state->record(f.data());
     }
-    gbest = argmin(pbest_f);
     res.iterations_run = t;
     record(t);
     if (o.stall > 0) {
-      if (pbest_f[gbest] < stall_ref - o.tol * std::fabs(stall_ref)) {
-        stall_ref = pbest_f[gbest];
+      if (best_value() < stall_ref - o.tol * std::fabs(stall_ref)) {
+        stall_ref = best_value();
         stalled = 0;
       } else if (++stalled >= o.stall) {
         res.reason = stop_reason::stall;
@@ -140,9 +173,8 @@ swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_o
       }
     }
   }
-  res.best = pbest_f[gbest];
-  res.best_x.assign(pbest.begin() + static_cast<std::ptrdiff_t>(gbest) * dims,
-                    pbest.begin() + static_cast<std::ptrdiff_t>(gbest + 1) * dims);
+  res.best = best_value();
+  res.best_x = state->best_position();
   return res;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,21 +13,36 @@
 
 namespace attnswarm {
 
-// Moves every particle one step of DESIGN §2, in place on x and v (particles x dims), given
-// each particle's personal best and the index of its neighbourhood best. cpu_move() is the
-// reference; the CUDA backend offers a kernel (one block per particle) that agrees with it
-// bit for bit, since both call pso_update and swarm_draw of kernels/attn_math.hpp.
-class swarm_mover {
- public:
-  virtual ~swarm_mover() = default;
-  virtual void move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims,
-                    const int* neighbour, const double* pbest, double* x, double* v) = 0;
-};
+enum class topology { global, ring };
 
+// Moves every particle one step of DESIGN §2, in place on x and v (particles x dims), given
+// each particle's personal best and the index of its neighbourhood best: the reference step.
 void cpu_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims, const int* neighbour,
               const double* pbest, double* x, double* v);
 
-enum class topology { global, ring };
+// Where the swarm's state (positions, velocities, personal bests) lives and how it changes.
+// run_swarm() keeps the loop, the stopping rules and the objective on the host and asks its
+// state to move and to record. make_cpu_swarm_state() is the reference; the CUDA backend keeps
+// the same state on the device (block-per-particle kernels, CUB for the best of swarm) and
+// follows it bit for bit, since both use pso_update and swarm_draw of kernels/attn_math.hpp
+// and the same tie rules (the lowest index wins).
+class swarm_state {
+ public:
+  virtual ~swarm_state() = default;
+  // The initial swarm: positions, velocities and the objective there (particles x dims).
+  virtual void start(int particles, int dims, const double* x, const double* v, const double* f) = 0;
+  // One move with the neighbourhood of `topo`; the new positions are written to x.
+  virtual void move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, topology topo, double* x) = 0;
+  // The objective at the positions of the last move: personal bests and the best of swarm.
+  virtual void record(const double* f) = 0;
+  // After start() or record(): the personal-best values and the best particle's index.
+  virtual const std::vector<double>& personal_best_values() const = 0;
+  virtual int best_particle() const = 0;
+  // The best particle's personal-best position (dims values).
+  virtual std::vector<double> best_position() = 0;
+};
+
+std::unique_ptr<swarm_state> make_cpu_swarm_state();
 enum class stop_reason { iterations, stall, time_limit, interrupted };
 const char* stop_reason_name(stop_reason r);
 
@@ -47,7 +63,7 @@ struct swarm_options {
   const std::atomic<bool>* interrupt = nullptr;  // set (e.g. by SIGINT): stop, keep the best
   // Positions given to the first particles instead of random draws (particle 0 = baseline).
   std::vector<std::vector<double>> seeded;
-  swarm_mover* mover = nullptr;  // nullptr: cpu_move
+  swarm_state* state = nullptr;  // nullptr: make_cpu_swarm_state()
 };
 
 // Minimize: f[p] = objective(x + p*dims) for p < count.

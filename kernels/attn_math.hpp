@@ -99,6 +99,18 @@ ATTN_HD void pso_update(double& x, double& v, double pbest, double nbest, swarm_
   v = nv;
 }
 
+// Index of the best personal best among particle p's ring neighbours p-1, p, p+1 (of n),
+// the lowest index on ties: the same choice on the host and on the device.
+ATTN_HD int ring_best(const double* pbest_f, int n, int p) {
+  const int cand[3] = {(p + n - 1) % n, p, (p + 1) % n};
+  int best = cand[0];
+  for (int k = 1; k < 3; ++k) {
+    const int q = cand[k];
+    if (pbest_f[q] < pbest_f[best] || (pbest_f[q] == pbest_f[best] && q < best)) best = q;
+  }
+  return best;
+}
+
 // Initial position in [lo, hi) and velocity in [-v_max, v_max) from the t = 0 draws.
 ATTN_HD void pso_init(double& x, double& v, swarm_uniforms u, double init_lo, double init_hi,
                       double v_max) {
@@ -125,26 +137,33 @@ ATTN_HD double shape_weight(double log_weight, double row_max_log_weight, double
   return log_weight == -HUGE_VAL ? 0.0 : exp(log_weight - row_max_log_weight + w);
 }
 
+// The plain shape (tau = 1, beta = 0) needs no log or exp: G0 = F / max F.
+ATTN_HD bool plain_shape(double inv_tau, double beta) { return inv_tau == 1.0 && beta == 0.0; }
+
+// A row of G0 in two per-element steps, so that a kernel whose threads share one row (a warp
+// over the tasks) computes exactly what shape_row() does: the row's `top` is the largest
+// shape_key(), and shape_from_key(key, top) is then G0 (its largest entry 1). The key is F
+// itself for the plain shape, else the log-weight; -inf where the pair gets no attention, so
+// a row whose top is -inf is idle under this shape.
+ATTN_HD double shape_key(double f, double a, double inv_tau, double beta) {
+  if (plain_shape(inv_tau, beta)) return f > 0.0 ? f : -HUGE_VAL;
+  return shape_log_weight(f, a, inv_tau, beta);
+}
+ATTN_HD double shape_from_key(double key, double top, double inv_tau, double beta) {
+  if (key == -HUGE_VAL) return 0.0;
+  return plain_shape(inv_tau, beta) ? key / top : shape_weight(key, top, 0.0);
+}
+
 // One user's row of G0 = F^(1/tau) * A^beta, scaled so that its largest entry is 1 (all 0
 // for a user with no eligible task under this shape). Returns whether any entry is > 0.
-// The plain shape (tau = 1, beta = 0) needs no log or exp: G0 = F / max F.
 template <typename T>
 ATTN_HD bool shape_row(const T* f, const T* a, int m, double inv_tau, double beta, double* g0) {
   double top = -HUGE_VAL;
-  if (inv_tau == 1.0 && beta == 0.0) {
-    for (int j = 0; j < m; ++j) top = fmax(top, static_cast<double>(f[j]));
-    if (!(top > 0.0)) {
-      for (int j = 0; j < m; ++j) g0[j] = 0.0;
-      return false;
-    }
-    for (int j = 0; j < m; ++j) g0[j] = f[j] > T(0) ? static_cast<double>(f[j]) / top : 0.0;
-    return true;
-  }
   for (int j = 0; j < m; ++j) {
-    g0[j] = shape_log_weight(f[j], a[j], inv_tau, beta);
+    g0[j] = shape_key(f[j], a[j], inv_tau, beta);
     top = fmax(top, g0[j]);
   }
-  for (int j = 0; j < m; ++j) g0[j] = top == -HUGE_VAL ? 0.0 : shape_weight(g0[j], top, 0.0);
+  for (int j = 0; j < m; ++j) g0[j] = shape_from_key(g0[j], top, inv_tau, beta);
   return top != -HUGE_VAL;
 }
 

@@ -22,6 +22,8 @@ class cuda_error : public std::runtime_error {
   cudaError_t code_;
 };
 
+inline bool is_out_of_memory(const cuda_error& e) { return e.code() == cudaErrorMemoryAllocation; }
+
 inline void cuda_check(cudaError_t code, const char* call, const char* file, int line) {
   if (code != cudaSuccess) throw cuda_error(code, call, file, line);
 }

@@ -1,5 +1,7 @@
-// Owning RAII handles for device memory, streams and the cuBLAS handle. Move-only; every
-// allocation is checked. No managed memory anywhere.
+// Owning RAII handles for device memory, pinned host memory, streams, events and the cuBLAS
+// handle. Move-only; every allocation is checked, and a device out-of-memory is a cuda_error
+// whose code() is cudaErrorMemoryAllocation (the driver halves its batch on it). No managed
+// memory anywhere.
 #pragma once
 
 #include <cublas_v2.h>
@@ -17,7 +19,12 @@ class device_buffer {
  public:
   device_buffer() = default;
   explicit device_buffer(std::size_t count) : count_(count) {
-    if (count > 0) ATTN_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(T)));
+    if (count == 0) return;
+    const cudaError_t e = cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(T));
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();  // an allocation failure is not sticky: clear it for the next check
+      throw cuda_error(e, "cudaMalloc", __FILE__, __LINE__);
+    }
   }
   ~device_buffer() {
     if (ptr_ != nullptr) cudaFree(ptr_);
@@ -41,9 +48,13 @@ class device_buffer {
     if (count == 0) return;
     ATTN_CUDA_CHECK(cudaMemcpyAsync(ptr_ + offset, h_src, count * sizeof(T), cudaMemcpyHostToDevice, s));
   }
-  void download(T* h_dst, std::size_t count, cudaStream_t s) const {
+  void download(T* h_dst, std::size_t count, cudaStream_t s, std::size_t offset = 0) const {
     if (count == 0) return;
-    ATTN_CUDA_CHECK(cudaMemcpyAsync(h_dst, ptr_, count * sizeof(T), cudaMemcpyDeviceToHost, s));
+    ATTN_CUDA_CHECK(cudaMemcpyAsync(h_dst, ptr_ + offset, count * sizeof(T), cudaMemcpyDeviceToHost, s));
+  }
+  void copy_from(const device_buffer& src, std::size_t count, cudaStream_t s) {
+    if (count == 0) return;
+    ATTN_CUDA_CHECK(cudaMemcpyAsync(ptr_, src.get(), count * sizeof(T), cudaMemcpyDeviceToDevice, s));
   }
   // Fills every byte with 0xff: NaN for floats, -1 for integers, so unwritten elements show.
   void poison(cudaStream_t s) {
@@ -56,6 +67,53 @@ class device_buffer {
  private:
   T* ptr_ = nullptr;
   std::size_t count_ = 0;
+};
+
+// Page-locked host memory, so that copies to the device run asynchronously at full speed.
+template <typename T>
+class pinned_buffer {
+ public:
+  pinned_buffer() = default;
+  explicit pinned_buffer(std::size_t count) : count_(count) {
+    if (count > 0) ATTN_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&ptr_), count * sizeof(T)));
+  }
+  ~pinned_buffer() {
+    if (ptr_ != nullptr) cudaFreeHost(ptr_);
+  }
+  pinned_buffer(pinned_buffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
+  pinned_buffer& operator=(pinned_buffer&& o) noexcept {
+    if (this != &o) {
+      if (ptr_ != nullptr) cudaFreeHost(ptr_);
+      ptr_ = std::exchange(o.ptr_, nullptr);
+      count_ = std::exchange(o.count_, 0);
+    }
+    return *this;
+  }
+  pinned_buffer(const pinned_buffer&) = delete;
+  pinned_buffer& operator=(const pinned_buffer&) = delete;
+
+  T* get() const { return ptr_; }
+  std::size_t size() const { return count_; }
+
+ private:
+  T* ptr_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+class cuda_event {
+ public:
+  cuda_event() { ATTN_CUDA_CHECK(cudaEventCreateWithFlags(&e_, cudaEventDisableTiming)); }
+  ~cuda_event() { cudaEventDestroy(e_); }
+  cuda_event(const cuda_event&) = delete;
+  cuda_event& operator=(const cuda_event&) = delete;
+  cudaEvent_t get() const { return e_; }
+  void record(cudaStream_t s) const { ATTN_CUDA_CHECK(cudaEventRecord(e_, s)); }
+  void sync() const { ATTN_CUDA_CHECK(cudaEventSynchronize(e_)); }
+  // Work queued on s after this call waits for the work recorded before.
+  void wait_on(cudaStream_t s) const { ATTN_CUDA_CHECK(cudaStreamWaitEvent(s, e_, 0)); }
+
+ private:
+  cudaEvent_t e_{};
 };
 
 class cuda_stream {

@@ -1,10 +1,19 @@
-// Evaluation kernels of the CUDA backend.
-// Work split: the row kernels (shape_rows, report, dual_pass) give one thread to one user and
-// walk users grid-stride, `blocks` blocks of k_row_threads threads; per-task sums are
-// accumulated per block in shared memory (float64) and written as one partial per block, which
-// the host adds in block order (no global atomics). The elementwise kernels (inverse_density,
-// scale_accumulate) give one thread to one element. The two matrix products of the batched
-// evaluation are cuBLAS SGEMMs issued by the host driver between these kernels.
+// Evaluation kernels of the CUDA backend, each over one batch of users in segment order.
+// Work split: the row kernels (shape_rows, report, dual_pass) give one warp to one user at a
+// time, its lanes over the user's tasks (j = lane, lane + 32, ...), so every load and store of
+// a row is coalesced; the warps of `blocks` blocks walk the batch grid-stride. A row's
+// maximum and sum are warp shuffles (xor butterflies: every lane holds the same result). The
+// per-task sums (report: L and V; dual pass: the soft load) live per warp in shared memory,
+// each lane owning its own tasks, so nothing is atomic; at the end a block adds its warps in
+// order into its own partial in global memory (one writer per partial, batches in order),
+// and the host adds the partials in block order: the same sums in every run. The
+// elementwise kernels (inverse_density, chunk_reduce_scale) give one thread to one element.
+// The matrix products of the cuBLAS path are issued by the host driver between them; the
+// fused path is kernels/fused_eval.cu.
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+
 #include "attn_math.hpp"
 #include "cuda_check.cuh"
 #include "eval_kernels.cuh"
@@ -13,32 +22,59 @@ namespace attnswarm {
 
 namespace {
 
-__device__ double max_log_weight(const float* f, const float* a, int m, double inv_tau, double beta) {
-  double top = -HUGE_VAL;
-  for (int j = 0; j < m; ++j) top = fmax(top, shape_log_weight(f[j], a[j], inv_tau, beta));
-  return top;
+constexpr unsigned k_full_warp = 0xffffffffu;
+// Warps per block of the row kernels, fewer when a warp's shared slab is large (many tasks).
+constexpr int k_row_warps = 8;
+constexpr std::size_t k_row_shared_bytes = 48 * 1024;
+
+__device__ double warp_max(double v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(k_full_warp, v, o));
+  return v;
 }
 
-__global__ void shape_rows_kernel(const float* f, const float* a, const std::int64_t* order, const double* mass,
-                                  std::int64_t n, int m, double inv_tau, double beta, float* h, float* r) {
-  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < n;
-       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t i = order[k];
-    const float* fi = f + i * m;
-    const float* ai = a + i * m;
-    const double top = max_log_weight(fi, ai, m, inv_tau, beta);
-    float* hk = h + k * 2 * m;
-    for (int j = 0; j < m; ++j) {
-      const double g = top == -HUGE_VAL ? 0.0 : shape_weight(shape_log_weight(fi[j], ai[j], inv_tau, beta), top, 0.0);
-      hk[j] = static_cast<float>(g);
-      hk[m + j] = static_cast<float>(static_cast<double>(ai[j]) * g);
+__device__ double warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(k_full_warp, v, o);
+  return v;
+}
+
+// The largest v over the warp and its task j, the lowest task on ties (as the CPU's sort).
+__device__ void warp_argmax(double& v, int& j) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const double ov = __shfl_xor_sync(k_full_warp, v, o);
+    const int oj = __shfl_xor_sync(k_full_warp, j, o);
+    if (ov > v || (ov == v && oj < j)) {
+      v = ov;
+      j = oj;
     }
-    r[k] = static_cast<float>(mass[i]);
   }
 }
 
-__global__ void inverse_density_kernel(float* den, const float* r, int rows, int particles) {
-  const std::int64_t total = static_cast<std::int64_t>(rows) * particles;
+// The warp's user of this step and the step between users; every lane of a warp agrees, so
+// the shuffles inside the loops see the whole warp.
+__device__ std::int64_t first_user() { return static_cast<std::int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32; }
+__device__ std::int64_t user_stride() { return static_cast<std::int64_t>(gridDim.x) * (blockDim.x / 32); }
+
+__global__ void shape_rows_kernel(const float* f, const float* a, const double* mass, std::int64_t rows, int m,
+                                  double inv_tau, double beta, float* h, float* r) {
+  const int lane = threadIdx.x % 32;
+  for (std::int64_t i = first_user(); i < rows; i += user_stride()) {
+    const float* fi = f + i * m;
+    const float* ai = a + i * m;
+    double top = -HUGE_VAL;
+    for (int j = lane; j < m; j += 32) top = fmax(top, shape_key(fi[j], ai[j], inv_tau, beta));
+    top = warp_max(top);
+    float* hi = h + i * 2 * m;
+    for (int j = lane; j < m; j += 32) {
+      const double g = shape_from_key(shape_key(fi[j], ai[j], inv_tau, beta), top, inv_tau, beta);
+      hi[j] = static_cast<float>(g);
+      hi[m + j] = static_cast<float>(static_cast<double>(ai[j]) * g);
+    }
+    if (lane == 0) r[i] = static_cast<float>(mass[i]);
+  }
+}
+
+__global__ void inverse_density_kernel(float* den, const float* r, std::int64_t rows, int particles) {
+  const std::int64_t total = rows * particles;
   for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < total;
        e += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const float d = den[e];
@@ -46,144 +82,209 @@ __global__ void inverse_density_kernel(float* den, const float* r, int rows, int
   }
 }
 
-__global__ void scale_accumulate_kernel(const float* t, const double* e, int particles, int m, double* acc) {
+__global__ void chunk_reduce_scale_kernel(const float* t, int chunks, const double* e, int particles, int m,
+                                          double* acc) {
   const int total = particles * 2 * m;
+  const std::int64_t stride = total;
   for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < total; c += gridDim.x * blockDim.x) {
+    double sum = 0.0;
+    for (int k = 0; k < chunks; ++k) sum += static_cast<double>(t[k * stride + c]);
     const int q = c / (2 * m), col = c % (2 * m);
-    acc[c] += e[q * m + col % m] * static_cast<double>(t[c]);
+    acc[c] += e[q * m + col % m] * sum;
   }
 }
 
-__global__ void report_kernel(const float* f, const float* a, const double* mass, const std::int32_t* segment,
-                              std::int64_t n, int m, double inv_tau, double beta, const double* expw, int topk,
-                              std::int32_t* topk_task, float* topk_share, double* lv, std::int64_t* idle_out) {
-  extern __shared__ double sums[];  // L (m) then V (m)
-  __shared__ unsigned long long idle;
-  for (int j = threadIdx.x; j < 2 * m; j += blockDim.x) sums[j] = 0.0;
-  if (threadIdx.x == 0) idle = 0;
-  __syncthreads();
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+__global__ void report_kernel(const float* f, const float* a, const double* mass, std::int64_t n, int m, double inv_tau,
+                              double beta, const double* ew, int topk, std::int32_t* topk_task, float* topk_share,
+                              double* lv, std::int64_t* idle_out) {
+  extern __shared__ double smem[];  // per warp: L (m), V (m), the current user's row (m)
+  __shared__ std::int64_t warp_idle[k_row_warps];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  double* load = smem + static_cast<std::size_t>(warp) * 3 * m;
+  double* value = load + m;
+  double* row = value + m;
+  for (int j = lane; j < m; j += 32) load[j] = value[j] = 0.0;
+  std::int64_t idle = 0;
+  for (std::int64_t i = first_user(); i < n; i += user_stride()) {
     const float* fi = f + i * m;
     const float* ai = a + i * m;
-    const double* ew = expw + static_cast<std::int64_t>(segment[i]) * m;
-    const double top = max_log_weight(fi, ai, m, inv_tau, beta);
+    std::int32_t* task_out = topk_task + i * topk;
+    float* share_out = topk_share + i * topk;
+    // B_ij = r_i G_ij / sum_k G_ik with G = G0 o exp(W), as the CPU reference rounds it
+    double top = -HUGE_VAL;
+    for (int j = lane; j < m; j += 32) {
+      row[j] = shape_key(fi[j], ai[j], inv_tau, beta);
+      top = fmax(top, row[j]);
+    }
+    top = warp_max(top);
     double total = 0.0;
-    if (top != -HUGE_VAL)
-      for (int j = 0; j < m; ++j) total += shape_weight(shape_log_weight(fi[j], ai[j], inv_tau, beta), top, 0.0) * ew[j];
+    for (int j = lane; j < m; j += 32) {
+      row[j] = shape_from_key(row[j], top, inv_tau, beta) * ew[j];
+      total += row[j];
+    }
+    total = warp_sum(total);
     int filled = 0;
-    int best_task[k_max_topk];
-    double best_share[k_max_topk];
     if (total > 0.0) {
       const double scale = mass[i] / total;
-      for (int j = 0; j < m; ++j) {
-        const double b = shape_weight(shape_log_weight(fi[j], ai[j], inv_tau, beta), top, 0.0) * ew[j] * scale;
-        if (b == 0.0) continue;
-        atomicAdd(&sums[j], b);
-        atomicAdd(&sums[m + j], static_cast<double>(ai[j]) * b);
-        // insertion into the sorted top-k; ties keep the lower task first
-        if (topk > 0 && (filled < topk || b > best_share[filled - 1])) {
-          int at = filled < topk ? filled++ : topk - 1;
-          while (at > 0 && best_share[at - 1] < b) {
-            best_share[at] = best_share[at - 1];
-            best_task[at] = best_task[at - 1];
-            --at;
+      for (int j = lane; j < m; j += 32) {
+        const double b = row[j] * scale;
+        row[j] = b;
+        load[j] += b;
+        value[j] += static_cast<double>(ai[j]) * b;
+      }
+      // top-k: one warp argmax per place over the shares not yet taken (taken: set to -1)
+      for (; filled < topk; ++filled) {
+        double best = 0.0;  // only shares > 0 qualify
+        int task = INT_MAX;
+        for (int j = lane; j < m; j += 32)
+          if (row[j] > best) {
+            best = row[j];
+            task = j;
           }
-          best_share[at] = b;
-          best_task[at] = j;
+        warp_argmax(best, task);
+        if (!(best > 0.0)) break;
+        if (lane == 0) {
+          task_out[filled] = task;
+          share_out[filled] = static_cast<float>(best);
         }
+        if (task % 32 == lane) row[task] = -1.0;
       }
     } else {
-      atomicAdd(&idle, 1ull);
+      ++idle;
     }
-    for (int q = 0; q < topk; ++q) {
-      topk_task[i * topk + q] = q < filled ? best_task[q] : -1;
-      topk_share[i * topk + q] = q < filled ? static_cast<float>(best_share[q]) : 0.0f;
+    for (int q = filled + lane; q < topk; q += 32) {
+      task_out[q] = -1;
+      share_out[q] = 0.0f;
     }
   }
+  if (lane == 0) warp_idle[warp] = idle;
   __syncthreads();
-  for (int j = threadIdx.x; j < 2 * m; j += blockDim.x) lv[blockIdx.x * 2 * static_cast<std::int64_t>(m) + j] = sums[j];
-  if (threadIdx.x == 0) idle_out[blockIdx.x] = static_cast<std::int64_t>(idle);
+  double* out = lv + blockIdx.x * 2 * static_cast<std::int64_t>(m);
+  for (int c = threadIdx.x; c < 2 * m; c += blockDim.x) {
+    double sum = 0.0;
+    for (int w = 0; w < warps; ++w) sum += smem[static_cast<std::size_t>(w) * 3 * m + c];
+    out[c] += sum;
+  }
+  if (threadIdx.x == 0) {
+    std::int64_t sum = 0;
+    for (int w = 0; w < warps; ++w) sum += warp_idle[w];
+    idle_out[blockIdx.x] += sum;
+  }
 }
 
 __global__ void dual_pass_kernel(const float* f, const float* a, const double* mass, std::int64_t n, int m,
                                  const double* lambda, double gamma, double* partials) {
-  extern __shared__ double sums[];  // exact, smooth, soft load (m)
-  for (int j = threadIdx.x; j < m + 2; j += blockDim.x) sums[j] = 0.0;
-  __syncthreads();
+  extern __shared__ double smem[];  // per warp: soft load (m), the current user's shares (m)
+  __shared__ double warp_terms[2 * k_row_warps];  // exact, smooth
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  double* soft = smem + static_cast<std::size_t>(warp) * 2 * m;
+  double* row = soft + m;
+  for (int j = lane; j < m; j += 32) soft[j] = 0.0;
+  double exact = 0.0, smooth = 0.0;
   const double inv_gamma = 1.0 / gamma;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = first_user(); i < n; i += user_stride()) {
     const double r = mass[i];
     if (!(r > 0.0)) continue;
     const float* fi = f + i * m;
     const float* ai = a + i * m;
-    // dual_row of attn_math.hpp, in three passes so that no per-user array is needed
+    // dual_row of attn_math.hpp with the row spread over the lanes
     double top = 0.0;
-    for (int j = 0; j < m; ++j)
+    for (int j = lane; j < m; j += 32)
       if (fi[j] > 0.0f && static_cast<double>(ai[j]) - lambda[j] > top) top = static_cast<double>(ai[j]) - lambda[j];
+    top = warp_max(top);
+    double sum = 0.0;
+    for (int j = lane; j < m; j += 32) {
+      const double z = (static_cast<double>(ai[j]) - lambda[j] - top) * inv_gamma;
+      row[j] = fi[j] > 0.0f && z > -50.0 ? exp(z) : 0.0;
+      sum += row[j];
+    }
     const double z0 = -top * inv_gamma;
-    double total = z0 > -50.0 ? exp(z0) : 0.0;
-    for (int j = 0; j < m; ++j) {
-      const double z = (static_cast<double>(ai[j]) - lambda[j] - top) * inv_gamma;
-      if (fi[j] > 0.0f && z > -50.0) total += exp(z);
-    }
-    atomicAdd(&sums[0], r * top);
-    atomicAdd(&sums[1], r * (top + gamma * log(total)));
-    for (int j = 0; j < m; ++j) {
-      const double z = (static_cast<double>(ai[j]) - lambda[j] - top) * inv_gamma;
-      if (fi[j] > 0.0f && z > -50.0) atomicAdd(&sums[2 + j], r * exp(z) / total);
-    }
+    const double total = (z0 > -50.0 ? exp(z0) : 0.0) + warp_sum(sum);
+    for (int j = lane; j < m; j += 32) soft[j] += r * (row[j] / total);
+    exact += r * top;
+    smooth += r * (top + gamma * log(total));
+  }
+  if (lane == 0) {
+    warp_terms[2 * warp] = exact;
+    warp_terms[2 * warp + 1] = smooth;
   }
   __syncthreads();
-  for (int j = threadIdx.x; j < m + 2; j += blockDim.x) partials[blockIdx.x * static_cast<std::int64_t>(m + 2) + j] = sums[j];
+  double* out = partials + blockIdx.x * static_cast<std::int64_t>(m + 2);
+  if (threadIdx.x == 0) {
+    double e = 0.0, sm = 0.0;
+    for (int w = 0; w < warps; ++w) {
+      e += warp_terms[2 * w];
+      sm += warp_terms[2 * w + 1];
+    }
+    out[0] += e;
+    out[1] += sm;
+  }
+  for (int c = threadIdx.x; c < m; c += blockDim.x) {
+    double total = 0.0;
+    for (int w = 0; w < warps; ++w) total += smem[static_cast<std::size_t>(w) * 2 * m + c];
+    out[2 + c] += total;
+  }
 }
 
 int elementwise_blocks(std::int64_t total) {
   return static_cast<int>(std::min<std::int64_t>((total + 255) / 256, 65535));
 }
 
+// Warps per block when each warp keeps `doubles_per_task` x M doubles in shared memory.
+int row_warps(int m, int doubles_per_task) {
+  const std::size_t per_warp = static_cast<std::size_t>(doubles_per_task) * m * sizeof(double);
+  return static_cast<int>(std::clamp<std::size_t>(k_row_shared_bytes / std::max<std::size_t>(per_warp, 1), 1, k_row_warps));
+}
+
+// Blocks of `warps` warps for one warp per user, at most `most`.
+int row_blocks(std::int64_t rows, int warps, int most) {
+  return static_cast<int>(std::min<std::int64_t>((rows + warps - 1) / warps, most));
+}
+
 }  // namespace
 
-void launch_shape_rows(const float* d_f, const float* d_a, const std::int64_t* d_order, const double* d_mass,
-                       std::int64_t n, int m, double inv_tau, double beta, float* d_h, float* d_r, cudaStream_t s) {
-  if (n == 0) return;
-  const int blocks = static_cast<int>(std::min<std::int64_t>((n + k_row_threads - 1) / k_row_threads, 65535));
-  shape_rows_kernel<<<blocks, k_row_threads, 0, s>>>(d_f, d_a, d_order, d_mass, n, m, inv_tau, beta, d_h, d_r);
+void launch_shape_rows(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
+                       double inv_tau, double beta, float* d_h, float* d_r, cudaStream_t s) {
+  if (rows == 0) return;
+  shape_rows_kernel<<<row_blocks(rows, k_row_warps, 65535), k_row_warps * 32, 0, s>>>(d_f, d_a, d_mass, rows, m,
+                                                                                     inv_tau, beta, d_h, d_r);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
-void launch_inverse_density(float* d_den, const float* d_r, int rows, int particles, cudaStream_t s) {
-  const std::int64_t total = static_cast<std::int64_t>(rows) * particles;
+void launch_inverse_density(float* d_den, const float* d_r, std::int64_t rows, int particles, cudaStream_t s) {
+  const std::int64_t total = rows * particles;
   if (total == 0) return;
   inverse_density_kernel<<<elementwise_blocks(total), 256, 0, s>>>(d_den, d_r, rows, particles);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
-void launch_scale_accumulate(const float* d_t, const double* d_e, int particles, int m, double* d_acc, cudaStream_t s) {
+void launch_chunk_reduce_scale(const float* d_t, int chunks, const double* d_e, int particles, int m, double* d_acc,
+                               cudaStream_t s) {
   const std::int64_t total = static_cast<std::int64_t>(particles) * 2 * m;
-  if (total == 0) return;
-  scale_accumulate_kernel<<<elementwise_blocks(total), 256, 0, s>>>(d_t, d_e, particles, m, d_acc);
+  if (total == 0 || chunks == 0) return;
+  chunk_reduce_scale_kernel<<<elementwise_blocks(total), 256, 0, s>>>(d_t, chunks, d_e, particles, m, d_acc);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
-void launch_report(const float* d_f, const float* d_a, const double* d_mass, const std::int32_t* d_segment,
-                   std::int64_t n, int m, double inv_tau, double beta, const double* d_expw, int topk,
-                   std::int32_t* d_topk_task, float* d_topk_share, double* d_lv, std::int64_t* d_idle, int blocks,
-                   cudaStream_t s) {
+void launch_report(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m, double inv_tau,
+                   double beta, const double* d_expw, int topk, std::int32_t* d_topk_task, float* d_topk_share,
+                   double* d_lv, std::int64_t* d_idle, int blocks, cudaStream_t s) {
+  if (rows == 0) return;
   if (m > k_max_shared_tasks) throw std::invalid_argument("report kernel: more tasks than the shared accumulators hold");
   if (topk > k_max_topk) throw std::invalid_argument("report kernel: top-k larger than 64");
-  report_kernel<<<blocks, k_row_threads, 2 * m * sizeof(double), s>>>(d_f, d_a, d_mass, d_segment, n, m, inv_tau, beta,
-                                                                       d_expw, topk, d_topk_task, d_topk_share, d_lv,
-                                                                       d_idle);
+  const int warps = row_warps(m, 3);
+  report_kernel<<<row_blocks(rows, warps, blocks), warps * 32, static_cast<std::size_t>(warps) * 3 * m * sizeof(double),
+                  s>>>(d_f, d_a, d_mass, rows, m, inv_tau, beta, d_expw, topk, d_topk_task, d_topk_share, d_lv, d_idle);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
-void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, std::int64_t n, int m,
+void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
                       const double* d_lambda, double gamma, double* d_partials, int blocks, cudaStream_t s) {
+  if (rows == 0) return;
   if (m > k_max_shared_tasks) throw std::invalid_argument("dual kernel: more tasks than the shared accumulators hold");
-  dual_pass_kernel<<<blocks, k_row_threads, (m + 2) * sizeof(double), s>>>(d_f, d_a, d_mass, n, m, d_lambda, gamma,
-                                                                           d_partials);
+  const int warps = row_warps(m, 2);
+  dual_pass_kernel<<<row_blocks(rows, warps, blocks), warps * 32, static_cast<std::size_t>(warps) * 2 * m * sizeof(double),
+                     s>>>(d_f, d_a, d_mass, rows, m, d_lambda, gamma, d_partials);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 

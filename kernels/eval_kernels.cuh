@@ -1,6 +1,8 @@
-// Launchers of the evaluation kernels of the CUDA backend (DESIGN §3). Raw device pointers
-// carry d_; every launcher checks its launch. The per-element math is kernels/attn_math.hpp,
-// the same functions the CPU reference calls.
+// Launchers of the evaluation kernels of the CUDA backend (DESIGN §3). Every kernel works on
+// one batch of users that the host driver has laid out in segment order (so a batch belongs
+// to one segment): d_f, d_a (rows x M, float32), d_mass (rows, float64) point at the batch's
+// first user. Raw device pointers carry d_; every launcher checks its launch. The
+// per-element math is kernels/attn_math.hpp, the same functions the CPU reference calls.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,34 +11,35 @@
 
 namespace attnswarm {
 
-// Threads per block of the row kernels (one thread per user).
-constexpr int k_row_threads = 128;
-// Largest M the shared-memory accumulators of the report and dual kernels hold.
+// Largest M the report and dual kernels take: one warp's shared slab (3 x M doubles) must
+// fit in a block's 48 KiB.
 constexpr int k_max_shared_tasks = 2048;
-// Largest top-k the report kernel keeps per user (in registers / local memory).
+// Largest top-k the report kernel writes per user (the driver stages k_report_rows x k).
 constexpr int k_max_topk = 64;
 
-// H = [G0 | A o G0] (rows in segment order, n x 2M) and r in the same order, for one shape.
-void launch_shape_rows(const float* d_f, const float* d_a, const std::int64_t* d_order, const double* d_mass,
-                       std::int64_t n, int m, double inv_tau, double beta, float* d_h, float* d_r, cudaStream_t s);
+// H = [G0 | A o G0] (rows x 2M) and r = mass as float32, for one shape.
+void launch_shape_rows(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
+                       double inv_tau, double beta, float* d_h, float* d_r, cudaStream_t s);
 
 // In place on Den (rows x P, row-major): R = r / Den, 0 where Den <= 0 (idle users).
-void launch_inverse_density(float* d_den, const float* d_r, int rows, int particles, cudaStream_t s);
+void launch_inverse_density(float* d_den, const float* d_r, std::int64_t rows, int particles, cudaStream_t s);
 
-// acc[q][c] += e[q][c mod M] * t[q][c] for q < P, c < 2M: the E_p scaling of DESIGN §3,
-// accumulated in float64.
-void launch_scale_accumulate(const float* d_t, const double* d_e, int particles, int m, double* d_acc, cudaStream_t s);
+// acc[q][c] += e[q][c mod M] * sum_k t[k][q][c] for q < P, c < 2M, the chunk partials t
+// (chunks x P x 2M, float32) added in float64 in chunk order: the E_p scaling of DESIGN §3.
+void launch_chunk_reduce_scale(const float* d_t, int chunks, const double* d_e, int particles, int m, double* d_acc,
+                               cudaStream_t s);
 
-// One policy exactly: block b writes its partial L (M) then V (M) at d_lv + b * 2M and its
-// idle users at d_idle[b]; with topk > 0 also each user's top-k tasks and shares.
-void launch_report(const float* d_f, const float* d_a, const double* d_mass, const std::int32_t* d_segment,
-                   std::int64_t n, int m, double inv_tau, double beta, const double* d_expw, int topk,
-                   std::int32_t* d_topk_task, float* d_topk_share, double* d_lv, std::int64_t* d_idle, int blocks,
-                   cudaStream_t s);
+// One policy exactly over one batch: block b adds its L (M) then V (M) to d_lv + b * 2M and
+// its idle users to d_idle[b] (the caller zeroes them once per report, so the sums run over
+// every batch in a fixed order). d_expw: exp(W) of the batch's segment (M). With topk > 0,
+// also each user's top-k tasks and shares at d_topk_* + row * topk.
+void launch_report(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m, double inv_tau,
+                   double beta, const double* d_expw, int topk, std::int32_t* d_topk_task, float* d_topk_share,
+                   double* d_lv, std::int64_t* d_idle, int blocks, cudaStream_t s);
 
-// One pass of the bound: block b writes [sum r*exact, sum r*smooth, soft_load (M)] at
-// d_partials + b * (M + 2).
-void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, std::int64_t n, int m,
+// One pass of the bound over one batch: block b adds [sum r*exact, sum r*smooth, soft_load
+// (M)] to d_partials + b * (M + 2) (zeroed by the caller once per pass).
+void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
                       const double* d_lambda, double gamma, double* d_partials, int blocks, cudaStream_t s);
 
 }  // namespace attnswarm

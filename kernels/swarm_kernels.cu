@@ -1,5 +1,9 @@
-// Work split: one block per particle, its threads striding over the dims = S x M coordinates
-// of that particle; every coordinate draws its own Philox numbers from (seed, t, p, d).
+// Swarm kernels. Work split: one block per particle, its threads striding over the
+// dims = S x M coordinates of that particle; every coordinate draws its own Philox numbers
+// from (seed, t, p, d), so no thread waits on another. The best of swarm is one CUB
+// ArgMin over the P personal-best values.
+#include <cub/device/device_reduce.cuh>
+
 #include "cuda_check.cuh"
 #include "swarm_kernels.cuh"
 
@@ -7,12 +11,14 @@ namespace attnswarm {
 
 namespace {
 
-constexpr int k_move_threads = 128;
+constexpr int k_swarm_threads = 128;
 
-__global__ void swarm_move_kernel(std::uint64_t seed, std::uint32_t t, pso_coeffs c, int dims,
-                                  const int* neighbour, const double* pbest, double* x, double* v) {
+__global__ void swarm_move_kernel(std::uint64_t seed, std::uint32_t t, pso_coeffs c, int particles, int dims, bool ring,
+                                  const double* pbest_f, const std::int64_t* best_index, const double* pbest, double* x,
+                                  double* v) {
   const int p = blockIdx.x;
-  const double* nbest = pbest + static_cast<std::size_t>(neighbour[p]) * dims;
+  const int nb = ring ? ring_best(pbest_f, particles, p) : static_cast<int>(*best_index);
+  const double* nbest = pbest + static_cast<std::size_t>(nb) * dims;
   for (int d = threadIdx.x; d < dims; d += blockDim.x) {
     const std::size_t k = static_cast<std::size_t>(p) * dims + d;
     double xk = x[k], vk = v[k];
@@ -22,13 +28,49 @@ __global__ void swarm_move_kernel(std::uint64_t seed, std::uint32_t t, pso_coeff
   }
 }
 
+__global__ void swarm_record_kernel(int dims, const double* f, const double* x, double* pbest, double* pbest_f) {
+  const int p = blockIdx.x;
+  // Every thread decides before thread 0 overwrites pbest_f[p].
+  const bool improved = f[p] < pbest_f[p];
+  __syncthreads();
+  if (!improved) return;
+  for (int d = threadIdx.x; d < dims; d += blockDim.x) {
+    const std::size_t k = static_cast<std::size_t>(p) * dims + d;
+    pbest[k] = x[k];
+  }
+  if (threadIdx.x == 0) pbest_f[p] = f[p];
+}
+
 }  // namespace
 
-void launch_swarm_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims,
-                       const int* d_neighbour, const double* d_pbest, double* d_x, double* d_v, cudaStream_t s) {
+void launch_swarm_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims, bool ring,
+                       const double* d_pbest_f, const std::int64_t* d_best_index, const double* d_pbest, double* d_x,
+                       double* d_v, cudaStream_t s) {
   if (particles <= 0 || dims <= 0) return;
-  swarm_move_kernel<<<particles, k_move_threads, 0, s>>>(seed, t, c, dims, d_neighbour, d_pbest, d_x, d_v);
+  swarm_move_kernel<<<particles, k_swarm_threads, 0, s>>>(seed, t, c, particles, dims, ring, d_pbest_f, d_best_index,
+                                                          d_pbest, d_x, d_v);
   ATTN_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_swarm_record(int particles, int dims, const double* d_f, const double* d_x, double* d_pbest,
+                         double* d_pbest_f, cudaStream_t s) {
+  if (particles <= 0 || dims <= 0) return;
+  swarm_record_kernel<<<particles, k_swarm_threads, 0, s>>>(dims, d_f, d_x, d_pbest, d_pbest_f);
+  ATTN_CUDA_CHECK(cudaGetLastError());
+}
+
+std::size_t best_of_swarm_temp_bytes(int particles) {
+  std::size_t bytes = 0;
+  ATTN_CUDA_CHECK(cub::DeviceReduce::ArgMin(nullptr, bytes, static_cast<const double*>(nullptr),
+                                            static_cast<double*>(nullptr), static_cast<std::int64_t*>(nullptr),
+                                            particles));
+  return bytes;
+}
+
+void launch_best_of_swarm(void* d_temp, std::size_t temp_bytes, const double* d_pbest_f, int particles,
+                          double* d_best_value, std::int64_t* d_best_index, cudaStream_t s) {
+  ATTN_CUDA_CHECK(
+      cub::DeviceReduce::ArgMin(d_temp, temp_bytes, d_pbest_f, d_best_value, d_best_index, particles, s));
 }
 
 }  // namespace attnswarm

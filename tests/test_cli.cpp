@@ -46,6 +46,12 @@ json solve_summary(const std::string& args) {
   return j;
 }
 
+// What --backend auto picks here: CUDA when a device is usable, else the CPU reference.
+std::string auto_backend() {
+  const json info = json::parse(run_cli("info --json").out);
+  return info["devices"].empty() ? "cpu" : "cuda";
+}
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,7 +111,7 @@ TEST_F(Cli, SolveWritesEveryOutput) {
   EXPECT_EQ(s["users"], 3001);
   EXPECT_EQ(s["tasks"], 11);
   EXPECT_EQ(s["segments"], 3);
-  EXPECT_EQ(s["backend"], "cpu");
+  EXPECT_EQ(s["backend"], auto_backend());
   EXPECT_EQ(s["shape_search"].size(), 12u);
   EXPECT_GE(s["best_served"].get<double>(), s["baseline_served"].get<double>());
   EXPECT_NEAR(s["improvement"].get<double>(),
@@ -286,6 +292,19 @@ TEST(CliMisc, BadOptionsExitTwo) {
   EXPECT_EQ(run_cli("solve --no-such-flag").exit_code, 2);
   EXPECT_EQ(run_cli("generate --users 10").exit_code, 2);
   EXPECT_EQ(run_cli("").exit_code, 2);
+  // backend flags are checked before any problem is loaded, with the flag named
+  for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"solve --backend gpu", "--backend"},
+           {"solve --backend cpu --tf32", "--tf32"},
+           {"solve --eval-path tensor", "--eval-path"},
+           {"solve --device-memory 12X", "--device-memory"},
+           {"eval --device-memory 0", "--device-memory"},
+           {"bound --backend tpu", "--backend"}}) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    EXPECT_NE(r.err.find(flag), std::string::npos) << args << ": " << r.err;
+    EXPECT_EQ(r.err.find("built-in"), std::string::npos) << args << ": loaded a problem first: " << r.err;
+  }
   for (const char* cmd : {"solve", "eval", "generate", "info"}) {
     const auto r = run_cli(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;

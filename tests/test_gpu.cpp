@@ -6,10 +6,17 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 
+#ifdef ATTNSWARM_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
+#include "../bench/standard_functions.hpp"
 #include "backend.hpp"
 #include "bound.hpp"
 #include "cpu_backend.hpp"
+#include "device_plan.hpp"
 #include "devices.hpp"
 #include "swarm.hpp"
 #include "test_util.hpp"
@@ -28,6 +35,25 @@ using testing::temp_dir;
 
 bool close(double got, double want, double rtol, double atol = 1e-12) {
   return std::fabs(got - want) <= atol + rtol * std::fabs(want);
+}
+
+backend_options cuda_options(const std::string& path) {
+  backend_options o;
+  o.eval_path = path;
+  o.particles = 16;  // fewer than the 37 policies evaluated below: groups are exercised
+  return o;
+}
+
+// Options whose device-memory budget forces streamed batches of about `batch` users.
+backend_options streamed_options(const problem& p, std::int64_t batch, const std::string& path = "auto") {
+  backend_options o = cuda_options(path);
+  device_plan_inputs in;
+  in.users = p.users;
+  in.tasks = p.tasks;
+  in.segments = p.segments;
+  in.particles = o.particles;
+  o.device_memory_bytes = plan_bytes(in, false, batch) + 1;
+  return o;
 }
 
 TEST(Gpu, SharedMathAgreesWithTheHost) {
@@ -51,36 +77,26 @@ const gpu_case gpu_cases[] = {
     {"one_user", 1, 7, 1, 1.0, 4.0},
     {"no_users", 0, 5, 1, 1.0, 0.0},
     {"many_segments", 4099, 40, 7, 2.0, 0.5},
+    {"two_slabs", 2 * 8192 + 5, 100, 2, 1.0, 1.0},  // 2M = 200 columns: the fused kernel's second slab
 };
 
 class GpuVsCpu : public ::testing::TestWithParam<gpu_case> {};
 
-TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
-  REQUIRE_DEVICE();
-  const gpu_case& c = GetParam();
-  std::mt19937_64 rng(std::hash<std::string>{}(c.name));
-  testing::instance_options o;
-  o.users = c.users;
-  o.tasks = c.tasks;
-  o.segments = c.segments;
-  o.zero_rows = 0.05;
-  temp_dir tmp;
-  const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
-  auto cpu = make_cpu_backend(p, 0);
-  auto gpu = make_backend("cuda", p);
-  ASSERT_EQ(gpu->name(), "cuda");
-  const shape s{c.tau, c.beta};
-
+// One CUDA configuration against the CPU reference on one instance: the exact report (with
+// top-k), the batched evaluation (against the exact served utilization) and the dual pass.
+void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, const shape& s, std::mt19937_64& rng) {
+  SCOPED_TRACE(gpu.device_description());
+  ASSERT_EQ(gpu.name(), "cuda");
   std::uniform_real_distribution<double> u(-3.0, 3.0);
-  constexpr int policies = 37;  // not a multiple of a warp
+  constexpr int policies = 37;  // not a multiple of a warp, nor of the particle group
   std::vector<double> w(static_cast<std::size_t>(policies * p.dims()));
   for (auto& x : w) x = u(rng);
   for (std::int64_t d = 0; d < p.dims(); ++d) w[d] = 0.0;  // policy 0: W = 0
 
   const int k = static_cast<int>(std::min<std::int64_t>(3, p.tasks));
   for (int q : {0, 1, policies - 1}) {
-    const policy_report want = cpu->report(w.data() + q * p.dims(), s, k);
-    const policy_report got = gpu->report(w.data() + q * p.dims(), s, k);
+    const policy_report want = cpu.report(w.data() + q * p.dims(), s, k);
+    const policy_report got = gpu.report(w.data() + q * p.dims(), s, k);
     EXPECT_TRUE(close(got.served, want.served, 1e-10)) << got.served << " vs " << want.served;
     EXPECT_TRUE(close(got.utilization, want.utilization, 1e-10));
     EXPECT_EQ(got.idle_users, want.idle_users);
@@ -97,13 +113,12 @@ TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
     }
   }
 
-  cpu->set_shape(s);
-  gpu->set_shape(s);
-  std::vector<double> fc(policies, -1.0), fg(policies, -1.0);
-  cpu->evaluate(w.data(), policies, fc.data());
-  gpu->evaluate(w.data(), policies, fg.data());
+  cpu.set_shape(s);
+  gpu.set_shape(s);
+  std::vector<double> fg(policies, std::nan(""));  // poisoned: an unwritten value shows
+  gpu.evaluate(w.data(), policies, fg.data());
   for (int q = 0; q < policies; ++q) {
-    const double exact = cpu->report(w.data() + q * p.dims(), s, 0).served;
+    const double exact = cpu.report(w.data() + q * p.dims(), s, 0).served;
     EXPECT_TRUE(std::isfinite(fg[q])) << q;
     EXPECT_TRUE(close(fg[q], exact, 5e-5, 1e-9)) << q << ": " << fg[q] << " vs " << exact;
   }
@@ -111,11 +126,36 @@ TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
   std::vector<double> lambda(p.tasks);
   for (auto& l : lambda) l = 0.3 * (u(rng) + 3.0) / 6.0;
   for (double gamma : {0.05, 1e-4}) {
-    const dual_sums want = cpu->dual_pass(lambda.data(), gamma);
-    const dual_sums got = gpu->dual_pass(lambda.data(), gamma);
+    const dual_sums want = cpu.dual_pass(lambda.data(), gamma);
+    const dual_sums got = gpu.dual_pass(lambda.data(), gamma);
     EXPECT_TRUE(close(got.exact, want.exact, 1e-10));
     EXPECT_TRUE(close(got.smooth, want.smooth, 1e-10));
     for (std::int64_t j = 0; j < p.tasks; ++j) EXPECT_TRUE(close(got.soft_load[j], want.soft_load[j], 1e-9, 1e-12));
+  }
+}
+
+TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
+  REQUIRE_DEVICE();
+  const gpu_case& c = GetParam();
+  std::mt19937_64 rng(std::hash<std::string>{}(c.name));
+  testing::instance_options o;
+  o.users = c.users;
+  o.tasks = c.tasks;
+  o.segments = c.segments;
+  o.zero_rows = 0.05;
+  temp_dir tmp;
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
+  auto cpu = make_cpu_backend(p, 0);
+  const shape s{c.tau, c.beta};
+  for (const char* path : {"fused", "cublas"}) {
+    auto gpu = make_backend("cuda", p, cuda_options(path));
+    EXPECT_NE(gpu->device_description().find("resident"), std::string::npos);
+    expect_matches_cpu(p, *cpu, *gpu, s, rng);
+  }
+  if (p.users >= 2000) {  // streamed: batches of ~1000 users, several per segment
+    auto gpu = make_backend("cuda", p, streamed_options(p, 1000));
+    EXPECT_NE(gpu->device_description().find("streamed"), std::string::npos) << gpu->device_description();
+    expect_matches_cpu(p, *cpu, *gpu, s, rng);
   }
 }
 
@@ -140,7 +180,7 @@ TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
   const auto run = [&](backend& b) {
     b.set_shape(shape{0.5, 1.0});
     swarm_options own = so;
-    own.mover = b.mover();  // the CUDA run moves its particles on the device
+    own.state = b.device_swarm();  // the CUDA run keeps its swarm on the device
     return run_swarm(static_cast<int>(p.dims()),
                      [&](const double* x, int count, int, double* f) {
                        b.evaluate(x, count, f);
@@ -154,7 +194,7 @@ TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
     EXPECT_TRUE(close(g.history[t].best, a.history[t].best, 1e-5)) << "iteration " << t;
 }
 
-TEST(Gpu, SwarmStepMatchesTheCpuStepBitForBit) {
+TEST(Gpu, DeviceSwarmFollowsTheCpuSwarmBitForBit) {
   REQUIRE_DEVICE();
   temp_dir tmp;
   std::mt19937_64 rng(5);
@@ -164,20 +204,119 @@ TEST(Gpu, SwarmStepMatchesTheCpuStepBitForBit) {
   o.segments = 3;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto gpu = make_backend("cuda", p);
-  ASSERT_NE(gpu->mover(), nullptr);
-  const int particles = 33, dims = static_cast<int>(p.dims());  // 111 dims: not a multiple of a block
-  std::uniform_real_distribution<double> u(-4.0, 4.0);
-  std::vector<double> x(particles * dims), v(x.size()), pbest(x.size());
-  for (auto* a : {&x, &v, &pbest})
-    for (auto& e : *a) e = u(rng);
-  std::vector<int> nb(particles);
-  for (int q = 0; q < particles; ++q) nb[q] = (q * 7 + 3) % particles;
-  const pso_coeffs c{0.7298, 1.49618, 1.49618, 2.0, -4.0, 4.0};
-  std::vector<double> xc = x, vc = v;
-  cpu_move(42, 7, c, particles, dims, nb.data(), pbest.data(), xc.data(), vc.data());
-  gpu->mover()->move(42, 7, c, particles, dims, nb.data(), pbest.data(), x.data(), v.data());
-  EXPECT_EQ(std::memcmp(x.data(), xc.data(), x.size() * sizeof(double)), 0);
-  EXPECT_EQ(std::memcmp(v.data(), vc.data(), v.size() * sizeof(double)), 0);
+  ASSERT_NE(gpu->device_swarm(), nullptr);
+  // Rastrigin on the host: the objective is identical, so any difference is the swarm's.
+  const auto rastrigin = standard_functions::rastrigin;
+  for (topology topo : {topology::global, topology::ring}) {
+    swarm_options so;
+    so.particles = 33;  // 111 dims, 33 particles: neither a multiple of a block
+    so.iterations = 60;
+    so.topo = topo;
+    so.x_lo = so.init_lo = -5.12;
+    so.x_hi = so.init_hi = 5.12;
+    so.v_max = 0.25 * 10.24;
+    const swarm_result want = run_swarm(static_cast<int>(p.dims()), rastrigin, so);
+    so.state = gpu->device_swarm();
+    const swarm_result got = run_swarm(static_cast<int>(p.dims()), rastrigin, so);
+    ASSERT_EQ(got.history.size(), want.history.size());
+    for (std::size_t t = 0; t < want.history.size(); ++t) {
+      EXPECT_EQ(got.history[t].best, want.history[t].best) << "iteration " << t;
+      EXPECT_EQ(got.history[t].mean_pbest, want.history[t].mean_pbest) << "iteration " << t;
+    }
+    ASSERT_EQ(got.best_x.size(), want.best_x.size());
+    EXPECT_EQ(std::memcmp(got.best_x.data(), want.best_x.data(), got.best_x.size() * sizeof(double)), 0);
+  }
+}
+
+TEST(Gpu, StreamedMatchesResident) {
+  REQUIRE_DEVICE();
+  temp_dir tmp;
+  std::mt19937_64 rng(17);
+  testing::instance_options o;
+  o.users = 30011;
+  o.tasks = 29;
+  o.segments = 4;
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, o), dtype::f64);
+  for (const char* path : {"fused", "cublas"}) {
+    auto resident = make_backend("cuda", p, cuda_options(path));
+    auto streamed = make_backend("cuda", p, streamed_options(p, 8192 + 512, path));
+    ASSERT_NE(streamed->device_description().find("streamed"), std::string::npos) << streamed->device_description();
+    const shape s{0.5, 2.0};
+    resident->set_shape(s);
+    streamed->set_shape(s);
+    std::uniform_real_distribution<double> u(-2.0, 2.0);
+    std::vector<double> w(static_cast<std::size_t>(20 * p.dims()));
+    for (auto& x : w) x = u(rng);
+    std::vector<double> a(20, std::nan("")), b(20, std::nan(""));
+    resident->evaluate(w.data(), 20, a.data());
+    streamed->evaluate(w.data(), 20, b.data());
+    for (int q = 0; q < 20; ++q) EXPECT_TRUE(close(b[q], a[q], 1e-5)) << path << " " << q << ": " << b[q] << " vs " << a[q];
+    const policy_report ra = resident->report(w.data(), s, 4), rb = streamed->report(w.data(), s, 4);
+    EXPECT_TRUE(close(rb.served, ra.served, 1e-12));
+    EXPECT_EQ(rb.idle_users, ra.idle_users);
+    EXPECT_EQ(rb.topk_task, ra.topk_task);
+  }
+}
+
+#ifdef ATTNSWARM_WITH_CUDA
+TEST(Gpu, OutOfMemoryHalvesTheBatchAndCarriesOn) {
+  REQUIRE_DEVICE();
+  temp_dir tmp;
+  std::mt19937_64 rng(23);
+  testing::instance_options o;
+  o.users = 50000;
+  o.tasks = 16;
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
+  auto cpu = make_cpu_backend(p, 0);
+  // Leave about 40 MiB free, then promise the driver far more: its allocations fail and it
+  // must fall back to streaming and halve its batch until they fit.
+  std::size_t free_b = 0, total_b = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_b, &total_b), cudaSuccess);
+  void* filler = nullptr;
+  const std::size_t keep = std::size_t{40} << 20;
+  ASSERT_GT(free_b, keep);
+  ASSERT_EQ(cudaMalloc(&filler, free_b - keep), cudaSuccess);
+  backend_options big = cuda_options("auto");
+  big.device_memory_bytes = std::size_t{64} << 30;
+  std::unique_ptr<backend> gpu;
+  std::string error;
+  try {
+    gpu = make_backend("cuda", p, big);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (gpu) {
+    EXPECT_NE(gpu->device_description().find("streamed"), std::string::npos) << gpu->device_description();
+    const std::vector<double> zero(static_cast<std::size_t>(p.dims()), 0.0);
+    EXPECT_TRUE(close(gpu->report(zero.data(), shape{}, 0).served, cpu->report(zero.data(), shape{}, 0).served, 1e-10));
+  }
+  gpu.reset();
+  cudaFree(filler);
+  EXPECT_TRUE(error.empty()) << error;
+}
+#endif
+
+TEST(Gpu, CliSolveStreamsUnderADeviceMemoryCap) {
+  REQUIRE_DEVICE();
+  temp_dir tmp;
+  std::mt19937_64 rng(31);
+  testing::instance_options o;
+  o.users = 400000;  // F and A alone: 400k x 40 x 8 bytes = 122 MiB, over the 64 MiB cap
+  o.tasks = 40;
+  o.segments = 2;
+  testing::write_bundle(tmp / "b", testing::random_instance(rng, o));
+  const std::string common = "solve --problem " + tmp / "b" + " --tau 1 --beta 0 --iterations 5 --particles 32 --json --quiet";
+  const auto cuda = testing::run_cli(common + " --backend cuda --device-memory 64M --out " + tmp / "gpu");
+  ASSERT_EQ(cuda.exit_code, 0) << cuda.err;
+  EXPECT_NE(cuda.out.find("streamed"), std::string::npos) << cuda.out;
+  const auto cpu = testing::run_cli(common + " --backend cpu --out " + tmp / "cpu");
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  const auto baseline = [](const std::string& json) {
+    const auto at = json.find("\"baseline_served\"");
+    return at == std::string::npos ? -1.0 : std::stod(json.substr(json.find(':', at) + 1));
+  };
+  EXPECT_GT(baseline(cuda.out), 0.0) << cuda.out;
+  EXPECT_TRUE(close(baseline(cuda.out), baseline(cpu.out), 1e-10)) << cuda.out << cpu.out;
 }
 
 TEST(Gpu, BoundMatchesTheCpuBound) {

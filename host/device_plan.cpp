@@ -1,0 +1,112 @@
+#include "device_plan.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+#include "errors.hpp"
+
+namespace attnswarm {
+
+namespace {
+
+std::size_t mib(std::size_t b) { return (b + (std::size_t{1} << 20) - 1) >> 20; }
+
+std::int64_t rows_in_budget(const device_plan_inputs& in, std::size_t fixed, std::size_t per_row) {
+  if (in.budget_bytes <= fixed) return 0;
+  return static_cast<std::int64_t>((in.budget_bytes - fixed) / per_row);
+}
+
+}  // namespace
+
+std::size_t fixed_device_bytes(const device_plan_inputs& in) {
+  const std::size_t m = static_cast<std::size_t>(in.tasks), p = static_cast<std::size_t>(in.particles);
+  const std::size_t s = static_cast<std::size_t>(in.segments);
+  const std::size_t policies = s * p * m * (4 + 8);                     // E as float32 and float64
+  const std::size_t accumulators = p * 2 * m * 8;                        // [L | V] per policy
+  const std::size_t report = static_cast<std::size_t>(k_row_blocks) * (2 * m + 1) * 8 + s * m * 8;
+  const std::size_t dual = static_cast<std::size_t>(k_row_blocks) * (m + 2) * 8 + m * 8;
+  const std::size_t topk = static_cast<std::size_t>(k_report_rows) * static_cast<std::size_t>(in.topk) * 8;
+  const std::size_t swarm = p * s * m * 8 * 4 + p * 8 * 3;  // x, v, pbest, f; values and index
+  return policies + accumulators + report + dual + topk + swarm + k_cublas_workspace_bytes;
+}
+
+std::size_t workspace_bytes_per_row(const device_plan_inputs& in) {
+  const std::size_t m = static_cast<std::size_t>(in.tasks), p = static_cast<std::size_t>(in.particles);
+  // Den (rows x P float32) and one P x 2M float32 partial per chunk of users, rounded up.
+  return p * 4 + (p * 2 * m * 4 + static_cast<std::size_t>(k_chunk_rows) - 1) / static_cast<std::size_t>(k_chunk_rows);
+}
+
+std::size_t resident_bytes_per_row(const device_plan_inputs& in) {
+  const std::size_t m = static_cast<std::size_t>(in.tasks);
+  return m * 4 * 2 + m * 4 * 2 + 8 + 4;  // F, A; H = [G0 | A o G0]; mass; r
+}
+
+std::size_t streamed_bytes_per_row(const device_plan_inputs& in) {
+  const std::size_t m = static_cast<std::size_t>(in.tasks);
+  return 2 * (m * 4 * 2 + 8) + m * 4 * 2 + 4;  // two slots of F, A, mass; H and r of one batch
+}
+
+std::size_t plan_bytes(const device_plan_inputs& in, bool resident, std::int64_t batch_rows) {
+  const std::size_t b = static_cast<std::size_t>(batch_rows);
+  const std::size_t per_batch_row = workspace_bytes_per_row(in) + (resident ? 0 : streamed_bytes_per_row(in));
+  const std::size_t all_rows = resident ? static_cast<std::size_t>(in.users) * resident_bytes_per_row(in) : 0;
+  return fixed_device_bytes(in) + all_rows + b * per_batch_row;
+}
+
+device_plan plan_device_memory(const device_plan_inputs& in) {
+  const std::size_t fixed = fixed_device_bytes(in);
+  const std::int64_t wanted = std::clamp<std::int64_t>(in.users, 1, k_max_batch_rows);
+  const std::int64_t floor = std::min(wanted, k_min_batch_rows);
+  // Batches keep whole chunks, so the float32 partials are the same whatever the batch.
+  const auto shape_batch = [&](std::int64_t fit) {
+    std::int64_t b = std::min(fit, wanted);
+    if (b < wanted && b >= k_chunk_rows) b -= b % k_chunk_rows;
+    return b;
+  };
+  const std::size_t resident_all = fixed + static_cast<std::size_t>(in.users) * resident_bytes_per_row(in);
+  if (resident_all < in.budget_bytes) {
+    const std::int64_t fit = rows_in_budget(in, resident_all, workspace_bytes_per_row(in));
+    if (fit >= floor) {
+      const std::int64_t b = shape_batch(fit);
+      return device_plan{true, b, plan_bytes(in, true, b)};
+    }
+  }
+  const std::int64_t fit = rows_in_budget(in, fixed, workspace_bytes_per_row(in) + streamed_bytes_per_row(in));
+  if (fit < floor)
+    throw unavailable_error("CUDA backend: " + std::to_string(mib(in.budget_bytes)) + " MiB of device memory is too little for " +
+                            std::to_string(in.users) + " users x " + std::to_string(in.tasks) + " tasks with " +
+                            std::to_string(in.particles) + " particles: streaming needs at least " +
+                            std::to_string(mib(plan_bytes(in, false, floor))) +
+                            " MiB (raise --device-memory, lower --particles, or use --backend cpu)");
+  const std::int64_t b = shape_batch(fit);
+  return device_plan{false, b, plan_bytes(in, false, b)};
+}
+
+std::size_t parse_byte_size(const std::string& text, const std::string& what) {
+  const auto bad = [&] {
+    return input_error(what + ": '" + text + "' is not a size (examples: 64M, 2G, 1.5GiB, 1048576)");
+  };
+  const char* begin = text.c_str();
+  char* end = nullptr;
+  const double value = std::strtod(begin, &end);
+  if (end == begin || !(value > 0.0) || !std::isfinite(value)) throw bad();
+  std::string unit(end);
+  for (auto& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  double scale = 1.0;
+  if (unit.empty() || unit == "B") {
+    scale = 1.0;
+  } else {
+    const std::string prefixes = "KMGT";
+    const auto at = prefixes.find(unit[0]);
+    const std::string rest = unit.substr(1);
+    if (at == std::string::npos || !(rest.empty() || rest == "B" || rest == "IB")) throw bad();
+    scale = std::ldexp(1.0, 10 * static_cast<int>(at + 1));
+  }
+  const double bytes = std::floor(value * scale);
+  if (bytes < 1.0 || bytes > 1.8e19) throw bad();
+  return static_cast<std::size_t>(bytes);
+}
+
+}  // namespace attnswarm

@@ -1,0 +1,62 @@
+// How the CUDA backend lays a problem out in device memory (DESIGN §3). Resident: F, A and
+// the per-shape matrix H = [G0 | A o G0] stay on the device (16 bytes per user and task);
+// streamed: batches of users travel from pinned host memory, two in flight, so that the copy
+// of batch k+1 overlaps the work on batch k. Pure arithmetic on the host, so the CPU tests
+// check it; the driver (host/cuda_backend.cu) follows it and halves the batch when the device
+// runs out of memory anyway.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "../kernels/batch_layout.hpp"
+
+namespace attnswarm {
+
+// Batches hold at most this many users, and never fewer than k_min_batch_rows.
+constexpr std::int64_t k_max_batch_rows = std::int64_t{1} << 20;
+constexpr std::int64_t k_min_batch_rows = 256;
+// Users per launch of the report kernel (its top-k output is staged per launch).
+constexpr std::int64_t k_report_rows = 16384;
+// Blocks of the row kernels (report, dual pass): also the number of partials the host adds.
+constexpr int k_row_blocks = 1024;
+// The cuBLAS workspace the driver hands to cuBLAS, counted in the budget.
+constexpr std::size_t k_cublas_workspace_bytes = std::size_t{4} << 20;
+
+struct device_plan_inputs {
+  std::int64_t users = 0, tasks = 0;
+  int segments = 1;
+  int particles = 256;  // the most policies one batched evaluation holds at once
+  int topk = 16;        // the largest top-k the report stages
+  std::size_t budget_bytes = 0;  // what the driver may allocate
+};
+
+struct device_plan {
+  bool resident = true;
+  std::int64_t batch_rows = 0;
+  std::size_t bytes = 0;  // device memory the plan allocates
+};
+
+// Bytes that do not scale with the users: policy exponents, accumulators, partials, top-k
+// staging, the swarm state and the cuBLAS workspace.
+std::size_t fixed_device_bytes(const device_plan_inputs& in);
+// Bytes per user of a batch's evaluation workspace (densities and chunk partials).
+std::size_t workspace_bytes_per_row(const device_plan_inputs& in);
+// Bytes per user of the resident arrays (F, A, H, mass, r).
+std::size_t resident_bytes_per_row(const device_plan_inputs& in);
+// Bytes per user of a batch when streaming (two pinned-to-device slots, H and r of one batch).
+std::size_t streamed_bytes_per_row(const device_plan_inputs& in);
+// Bytes a plan with this mode and batch size allocates.
+std::size_t plan_bytes(const device_plan_inputs& in, bool resident, std::int64_t batch_rows);
+
+// Resident when it fits with at least a minimum batch, else streamed with the largest batch
+// that fits. Throws unavailable_error (naming the budget and what is needed) when not even
+// a streamed minimum batch fits.
+device_plan plan_device_memory(const device_plan_inputs& in);
+
+// "64M", "2G", "1.5GiB", "4096" (bytes) -> bytes; K, M, G, T are powers of 1024. Throws
+// input_error naming `what` on anything else or on zero.
+std::size_t parse_byte_size(const std::string& text, const std::string& what);
+
+}  // namespace attnswarm
