@@ -3,8 +3,9 @@
 #   device run, carry [".debs"], command "bash bench/gpu_check.sh", timeout_s 540
 # (after bench/fetch_debs.sh here). It unpacks the Debian packages into a private prefix,
 # builds Release for sm_90, runs the whole test suite (GPU tests included), compute-sanitizer
-# memcheck and racecheck on the GPU tests at small sizes, and the CPU-vs-CUDA evaluation
-# benchmark, then prints a short table. Logs and JSON go to $OUT.
+# memcheck and racecheck on the GPU tests at small sizes, the evaluation benchmarks (CPU
+# reference, fused, cuBLAS, PyTorch, side by side on one bundle) and the bound benchmark, then
+# prints the table of bench/gpu_summary.py. Logs and JSON go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/attnswarm-gpu-check}
@@ -37,7 +38,7 @@ ctest --test-dir build-gpu --output-on-failure -j 8 >"$OUT/ctest.log" 2>&1 || st
 grep -E "tests passed|tests failed|Failed|Skipped" "$OUT/ctest.log" | tail -20
 
 step "compute-sanitizer"
-small='Kernels/GpuVsCpu.*odd_tasks:Kernels/GpuVsCpu.*one_user:Kernels/GpuVsCpu.*no_users:Gpu.SharedMath*'
+small='Kernels/GpuVsCpu.*odd_tasks:Kernels/GpuVsCpu.*one_user:Kernels/GpuVsCpu.*one_task:Kernels/GpuVsCpu.*no_users:Gpu.SharedMath*:Gpu.DeviceSwarm*'
 for tool in memcheck racecheck; do
   compute-sanitizer --tool "$tool" --error-exitcode 3 ./build-gpu/tests/attnswarm_gpu_tests --gtest_filter="$small" \
     >"$OUT/sanitizer-$tool.log" 2>&1 && echo "$tool: clean" || { echo "$tool: ERRORS"; tail -20 "$OUT/sanitizer-$tool.log"; status=1; }
@@ -46,31 +47,19 @@ done
 step "benchmarks: 10M users x 64 tasks, P = 256"
 bundle=/tmp/attnswarm-bench-10m
 ./build-gpu/attnswarm generate --users 10000000 --tasks 64 --segments 8 --seed 1 --out "$bundle" | tee "$OUT/generate.txt"
-./build-gpu/bench/bench_eval --problem "$bundle" --particles 256 --reps 3 --backend cpu | tee "$OUT/bench_cpu.json"
-./build-gpu/bench/bench_eval --problem "$bundle" --particles 256 --reps 5 --backend cuda | tee "$OUT/bench_cuda.json"
+bench() { local name=$1; shift; ./build-gpu/bench/bench_eval --problem "$bundle" --particles 256 "$@" | tee "$OUT/bench_$name.json"; }
+bench cpu --backend cpu --reps 3 --swarm-iterations 2
+bench fused --backend cuda --eval-path fused --reps 5
+bench cublas --backend cuda --eval-path cublas --reps 5
 PYTHONUNBUFFERED=1 python3 bench/torch_baseline.py --problem "$bundle" --particles 256 | tee "$OUT/bench_torch.json"
 
+step "bound vs swarm iteration: 200k users x 32 tasks x 4 segments"
+small_bundle=/tmp/attnswarm-bench-200k
+./build-gpu/attnswarm generate --users 200000 --tasks 32 --segments 4 --seed 20261203 --out "$small_bundle" >/dev/null
+for b in cpu cuda; do
+  ./build-gpu/bench/bench_bound --problem "$small_bundle" --backend "$b" | tee "$OUT/bound_$b.json"
+done
+
 step "summary"
-python3 - "$OUT" <<'PY'
-import json, sys, os
-out = sys.argv[1]
-def read(name):
-    try:
-        return json.load(open(os.path.join(out, name)))
-    except Exception as e:
-        print(f"{name}: no figures ({e})")
-        return None
-c, g, t = read("bench_cpu.json"), read("bench_cuda.json"), read("bench_torch.json")
-if c and g:
-    print(f"{'':34}{'CPU (16 cores)':>16}{'CUDA cuBLAS':>16}{'CPU/CUDA':>10}")
-    print(f"{'batched eval, P=256 (ms)':34}{c['batched_eval_ms']:16.1f}{g['batched_eval_ms']:16.2f}{c['batched_eval_ms']/g['batched_eval_ms']:9.1f}x")
-    print(f"{'one-policy eval (GB/s of F, A)':34}{c['one_policy_gbps']:16.2f}{g['one_policy_gbps']:16.1f}{g['one_policy_gbps']/c['one_policy_gbps']:9.1f}x")
-    print(f"{'batched GFLOP/s':34}{c['batched_eval_gflops']:16.1f}{g['batched_eval_gflops']:16.1f}")
-    print(f"one-policy eval vs device copy ({g['copy_gbps']:.0f} GB/s): {100 * g['one_policy_vs_copy']:.0f}%")
-    rel = abs(c['served_policy0'] - g['served_policy0']) / abs(c['served_policy0'])
-    print(f"served of policy 0: CPU and CUDA agree to {rel:.1e} relative")
-if g and t:
-    rel = abs(t['served_policy0'] - g['served_policy0']) / abs(g['served_policy0'])
-    print(f"PyTorch {t['torch']}: batched eval {t['batched_eval_ms']:.2f} ms; CUDA is {t['batched_eval_ms']/g['batched_eval_ms']:.2f}x faster; served agrees to {rel:.1e}")
-PY
+python3 bench/gpu_summary.py "$OUT" | tee "$OUT/summary.txt"
 exit $status
