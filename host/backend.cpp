@@ -22,8 +22,9 @@ std::unique_ptr<backend> make_backend(const std::string& which, const problem& p
   if (!inv.devices.empty()) {
     const int device = inv.devices.front().index;
     if (which == "cuda") return make_cuda_backend(p, device, o);
-    // auto: a device counts as usable when the shared math agrees with the host on it and
-    // the CUDA backend takes the problem (at most k_max_shared_tasks tasks, memory).
+    // auto: a device counts as usable when the shared math runs on it and agrees with the
+    // host (a build without code for its architecture fails here), and the CUDA backend
+    // takes the problem (at most k_max_shared_tasks tasks, memory).
     if (run_device_selftest(device).empty()) {
       try {
         return make_cuda_backend(p, device, o);

@@ -30,7 +30,7 @@ device_inventory probe_devices();
 
 // Runs the shared-math kernel (Philox, swarm update, model formulas) on a device and checks
 // it against the same functions on the host. Returns an empty string when they agree
-// bit for bit, else what differed.
+// bit for bit, else what differed (or why it could not run, e.g. no code for the device).
 std::string run_device_selftest(int device);
 
 // Device-to-device copy bandwidth of `bytes` bytes on a device, in GB/s counting the bytes

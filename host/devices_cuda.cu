@@ -49,7 +49,9 @@ device_inventory probe_devices() {
   return inv;
 }
 
-std::string run_device_selftest(int device) {
+namespace {
+
+std::string selftest(int device) {
   constexpr int n = 1000;  // not a multiple of the block size on purpose
   constexpr std::uint64_t seed = 0x243f6a8885a308d3ull;
   ATTN_CUDA_CHECK(cudaSetDevice(device));
@@ -80,6 +82,17 @@ std::string run_device_selftest(int device) {
     }
   }
   return {};
+}
+
+}  // namespace
+
+std::string run_device_selftest(int device) {
+  try {
+    return selftest(device);
+  } catch (const std::exception& e) {  // e.g. no kernel image for this device's architecture
+    cudaGetLastError();
+    return std::string("could not run: ") + e.what();
+  }
 }
 
 double measure_copy_bandwidth(int device, std::size_t bytes) {

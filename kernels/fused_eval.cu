@@ -5,8 +5,10 @@
 // A block walks its chunk in tiles of 32 users. Per tile: the tile of H is staged in shared
 // memory (coalesced, rows padded to an odd stride so both access patterns below are free of
 // bank conflicts); step A: thread (user = lane, particles 4*warp..4*warp+3) computes four
-// densities and writes R to shared memory; step B: thread (particles 4*warp..+3, columns
-// lane + 32k) adds R_uq H_uc into 16 * NSLAB float32 registers. At the end of its chunk the
+// densities (E of the group is stored task-major, so the four exponents of a task are one
+// broadcast float4) and writes R to shared memory as one float4; step B: thread (particles
+// 4*warp..+3, columns lane + 32k) reads its four R values as one broadcast float4 and adds
+// R_uq H_uc into 16 * NSLAB float32 registers. At the end of its chunk the
 // block writes its P-group x 2M partial, the same layout the cuBLAS path writes.
 // Float32 throughout (explicit fmaf: the build passes --fmad=false for the shared math).
 #include <algorithm>
@@ -23,6 +25,9 @@ constexpr int k_tile_users = 32;
 constexpr int k_group_particles = 32;
 constexpr int k_fused_threads = 256;
 constexpr int k_slab_columns = 128;  // columns per register slab: 4 per thread x 32 lanes
+// Floats per user in the R tile: the group's 32 particles padded to 36, so that each lane's
+// float4 store (step A) is 16-byte aligned and a quarter warp's stores hit distinct banks.
+constexpr int k_r_stride = k_group_particles + 4;
 
 template <int NSLAB>
 __host__ __device__ constexpr int padded_stride() {
@@ -33,16 +38,16 @@ template <int NSLAB>
 std::size_t fused_shared_bytes(int m) {
   return sizeof(float) * (static_cast<std::size_t>(k_tile_users) * padded_stride<NSLAB>() +  // H tile
                           static_cast<std::size_t>(k_group_particles) * m +                  // E of the group
-                          static_cast<std::size_t>(k_tile_users) * (k_group_particles + 1) +  // R tile
+                          static_cast<std::size_t>(k_tile_users) * k_r_stride +               // R tile
                           k_tile_users);                                                      // r of the tile
 }
 
 template <int NSLAB>
 __global__ void __launch_bounds__(k_fused_threads)
     fused_eval_kernel(const float* h, const float* r, std::int64_t rows, const float* e, int particles, int m, float* t) {
-  constexpr int width = NSLAB * k_slab_columns, stride = padded_stride<NSLAB>(), r_stride = k_group_particles + 1;
-  extern __shared__ float smem[];
-  float* h_s = smem;
+  constexpr int width = NSLAB * k_slab_columns, stride = padded_stride<NSLAB>(), r_stride = k_r_stride;
+  extern __shared__ float4 smem4[];  // float4: every region below starts 16-byte aligned
+  float* h_s = reinterpret_cast<float*>(smem4);
   float* e_s = h_s + k_tile_users * stride;
   float* r_s = e_s + k_group_particles * m;
   float* mass_s = r_s + k_tile_users * r_stride;
@@ -53,9 +58,10 @@ __global__ void __launch_bounds__(k_fused_threads)
   const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * k_chunk_rows;
   const std::int64_t last = rows < first + k_chunk_rows ? rows : first + k_chunk_rows;
 
+  // e_s[j][qq] = E of particle q0 + qq for task j (task-major; 0 past the last particle)
   for (int k = tid; k < k_group_particles * m; k += k_fused_threads) {
-    const int q = q0 + k / m;
-    e_s[k] = q < particles ? e[static_cast<std::int64_t>(q) * m + k % m] : 0.0f;
+    const int j = k / k_group_particles, q = q0 + k % k_group_particles;
+    e_s[k] = q < particles ? e[static_cast<std::int64_t>(q) * m + j] : 0.0f;
   }
   float acc[4][4 * NSLAB];
 #pragma unroll
@@ -76,29 +82,28 @@ __global__ void __launch_bounds__(k_fused_threads)
 
     {  // step A: densities of user `lane` for particles 4*warp .. 4*warp+3
       const float* hu = h_s + lane * stride;
-      const float* eq = e_s + 4 * warp * m;
+      const float4* eq = reinterpret_cast<const float4*>(e_s) + warp;  // task j: eq[j * 8]
       float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
       for (int j = 0; j < m; ++j) {
         const float g = hu[j];
-        d0 = fmaf(g, eq[j], d0);
-        d1 = fmaf(g, eq[m + j], d1);
-        d2 = fmaf(g, eq[2 * m + j], d2);
-        d3 = fmaf(g, eq[3 * m + j], d3);
+        const float4 ev = eq[j * (k_group_particles / 4)];
+        d0 = fmaf(g, ev.x, d0);
+        d1 = fmaf(g, ev.y, d1);
+        d2 = fmaf(g, ev.z, d2);
+        d3 = fmaf(g, ev.w, d3);
       }
       const float ru = mass_s[lane];
-      float* rr = r_s + lane * r_stride + 4 * warp;
-      rr[0] = d0 > 0.0f ? ru / d0 : 0.0f;
-      rr[1] = d1 > 0.0f ? ru / d1 : 0.0f;
-      rr[2] = d2 > 0.0f ? ru / d2 : 0.0f;
-      rr[3] = d3 > 0.0f ? ru / d3 : 0.0f;
+      *reinterpret_cast<float4*>(r_s + lane * r_stride + 4 * warp) =
+          make_float4(d0 > 0.0f ? ru / d0 : 0.0f, d1 > 0.0f ? ru / d1 : 0.0f, d2 > 0.0f ? ru / d2 : 0.0f,
+                      d3 > 0.0f ? ru / d3 : 0.0f);
     }
     __syncthreads();
 
     // step B: acc[a][b] += R[u][4*warp + a] * H[u][lane + 32 b]
     for (int u = 0; u < users; ++u) {
       const float* hu = h_s + u * stride;
-      const float* ru = r_s + u * r_stride + 4 * warp;
-      const float rv[4] = {ru[0], ru[1], ru[2], ru[3]};
+      const float4 r4 = *reinterpret_cast<const float4*>(r_s + u * r_stride + 4 * warp);
+      const float rv[4] = {r4.x, r4.y, r4.z, r4.w};
 #pragma unroll
       for (int b = 0; b < 4 * NSLAB; ++b) {
         const float hv = hu[lane + 32 * b];
