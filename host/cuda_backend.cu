@@ -124,11 +124,8 @@ class cuda_backend final : public backend {
     expw_.upload(expw.data(), expw.size(), stream_.get());
     lv_.zero(stream_.get());
     idle_.zero(stream_.get());
-    const std::size_t stage_rows = static_cast<std::size_t>(std::min<std::int64_t>(k_report_rows, p_.users));
-    device_buffer<std::int32_t> d_task(stage_rows * rep.topk);
-    device_buffer<float> d_share(stage_rows * rep.topk);
-    std::vector<std::int32_t> h_task(d_task.size());
-    std::vector<float> h_share(d_share.size());
+    std::vector<std::int32_t> h_task(static_cast<std::size_t>(k_report_rows) * rep.topk);
+    std::vector<float> h_share(h_task.size());
     if (rep.topk > 0) {
       rep.topk_task.assign(static_cast<std::size_t>(p_.users) * rep.topk, -1);
       rep.topk_share.assign(rep.topk_task.size(), 0.0f);
@@ -144,12 +141,12 @@ class cuda_backend final : public backend {
       for (std::int64_t off = 0; off < b.batch->rows; off += k_report_rows) {
         const std::int64_t rows = std::min<std::int64_t>(k_report_rows, b.batch->rows - off);
         const std::size_t at = static_cast<std::size_t>(off) * m();
-        d_task.poison(stream_.get());
-        d_share.poison(stream_.get());
-        launch_report(b.d_f + at, b.d_a + at, b.d_mass + off, rows, m(), 1.0 / s.tau, s.beta, ew, k, d_task.get(),
-                      d_share.get(), lv_.get(), idle_.get(), k_row_blocks, stream_.get());
-        d_task.download(h_task.data(), static_cast<std::size_t>(rows) * k, stream_.get());
-        d_share.download(h_share.data(), static_cast<std::size_t>(rows) * k, stream_.get());
+        topk_task_.poison(stream_.get());
+        topk_share_.poison(stream_.get());
+        launch_report(b.d_f + at, b.d_a + at, b.d_mass + off, rows, m(), 1.0 / s.tau, s.beta, ew, k, topk_task_.get(),
+                      topk_share_.get(), lv_.get(), idle_.get(), k_row_blocks, stream_.get());
+        topk_task_.download(h_task.data(), static_cast<std::size_t>(rows) * k, stream_.get());
+        topk_share_.download(h_share.data(), static_cast<std::size_t>(rows) * k, stream_.get());
         stream_.sync();
         for (std::int64_t r = 0; r < rows; ++r) {
           const std::size_t user = static_cast<std::size_t>(layout_.order[b.batch->begin + off + r]);
@@ -256,13 +253,19 @@ class cuda_backend final : public backend {
     idle_ = device_buffer<std::int64_t>(k_row_blocks);
     lambda_ = device_buffer<double>(m);
     partials_ = device_buffer<double>(static_cast<std::size_t>(k_row_blocks) * (m + 2));
+    // the report's top-k staging, so that no report allocates (and so none runs out of memory)
+    const std::size_t staged = static_cast<std::size_t>(std::min<std::int64_t>(k_report_rows, p_.users));
+    const std::size_t most_k = static_cast<std::size_t>(std::min<std::int64_t>(k_max_topk, p_.tasks));
+    topk_task_ = device_buffer<std::int32_t>(staged * most_k);
+    topk_share_ = device_buffer<float>(topk_task_.size());
     stream_.sync();
   }
 
   void release() {
     stream_.sync();
     rows_.reset();
-    for (auto* f : {&h_, &r_, &e32_, &den_, &t_}) *f = device_buffer<float>();
+    for (auto* f : {&h_, &r_, &e32_, &den_, &t_, &topk_share_}) *f = device_buffer<float>();
+    topk_task_ = device_buffer<std::int32_t>();
     for (auto* d : {&e64_, &acc_, &expw_, &lv_, &lambda_, &partials_}) *d = device_buffer<double>();
     idle_ = device_buffer<std::int64_t>();
     ATTN_CUBLAS_CHECK(cublasSetWorkspace(blas_.get(), nullptr, 0));
@@ -352,7 +355,8 @@ class cuda_backend final : public backend {
   row_layout layout_;
   std::unique_ptr<detail::cuda_row_stream> rows_;
   device_buffer<unsigned char> cublas_workspace_;
-  device_buffer<float> h_, r_, e32_, den_, t_;
+  device_buffer<float> h_, r_, e32_, den_, t_, topk_share_;
+  device_buffer<std::int32_t> topk_task_;
   device_buffer<double> e64_, acc_, expw_, lv_, lambda_, partials_;
   device_buffer<std::int64_t> idle_;
   std::optional<shape> shape_;

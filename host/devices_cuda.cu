@@ -99,21 +99,17 @@ double measure_copy_bandwidth(int device, std::size_t bytes) {
   ATTN_CUDA_CHECK(cudaSetDevice(device));
   detail::device_buffer<unsigned char> src(bytes), dst(bytes);
   src.zero(nullptr);
-  cudaEvent_t start, stop;
-  ATTN_CUDA_CHECK(cudaEventCreate(&start));
-  ATTN_CUDA_CHECK(cudaEventCreate(&stop));
+  const detail::cuda_event start(cudaEventDefault), stop(cudaEventDefault);
   std::vector<float> ms;
   for (int rep = 0; rep < 7; ++rep) {
-    ATTN_CUDA_CHECK(cudaEventRecord(start, nullptr));
+    start.record(nullptr);
     ATTN_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, nullptr));
-    ATTN_CUDA_CHECK(cudaEventRecord(stop, nullptr));
-    ATTN_CUDA_CHECK(cudaEventSynchronize(stop));
+    stop.record(nullptr);
+    stop.sync();
     float t = 0.0f;
-    ATTN_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
+    ATTN_CUDA_CHECK(cudaEventElapsedTime(&t, start.get(), stop.get()));
     ms.push_back(t);
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   std::sort(ms.begin(), ms.end());
   return 2.0 * static_cast<double>(bytes) / (ms[ms.size() / 2] * 1e-3) / 1e9;
 }

@@ -102,7 +102,8 @@ class pinned_buffer {
 
 class cuda_event {
  public:
-  cuda_event() { ATTN_CUDA_CHECK(cudaEventCreateWithFlags(&e_, cudaEventDisableTiming)); }
+  // Without timing by default (cheaper to record and wait on); cudaEventDefault to time.
+  explicit cuda_event(unsigned flags = cudaEventDisableTiming) { ATTN_CUDA_CHECK(cudaEventCreateWithFlags(&e_, flags)); }
   ~cuda_event() { cudaEventDestroy(e_); }
   cuda_event(const cuda_event&) = delete;
   cuda_event& operator=(const cuda_event&) = delete;
