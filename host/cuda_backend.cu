@@ -40,6 +40,8 @@ struct device_select {
 
 std::string mib(std::size_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
 
+static_assert(device_plan_inputs{}.topk == k_max_topk, "the memory plan stages the report's largest top-k");
+
 bool choose_fused(const std::string& path, bool tf32, std::int64_t m) {
   if (path == "fused") {
     if (m > k_fused_max_tasks)
@@ -73,7 +75,6 @@ class cuda_backend final : public backend {
     in.tasks = p.tasks;
     in.segments = p.segments;
     in.particles = o.particles;
-    in.topk = k_max_topk;
     in.budget_bytes = o.device_memory_bytes > 0 ? o.device_memory_bytes : static_cast<std::size_t>(0.9 * free_b);
     allocate_with_halving(in);
 

@@ -28,7 +28,7 @@ struct device_plan_inputs {
   std::int64_t users = 0, tasks = 0;
   int segments = 1;
   int particles = 256;  // the most policies one batched evaluation holds at once
-  int topk = 16;        // the largest top-k the report stages
+  int topk = 64;        // the largest top-k the report stages (k_max_topk of the kernels)
   std::size_t budget_bytes = 0;  // what the driver may allocate
 };
 

@@ -264,7 +264,7 @@ TEST(Gpu, OutOfMemoryHalvesTheBatchAndCarriesOn) {
   temp_dir tmp;
   std::mt19937_64 rng(23);
   testing::instance_options o;
-  o.users = 50000;
+  o.users = 400000;  // resident, F, A and H alone take about 100 MiB; a small streamed batch fits in 40
   o.tasks = 16;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
