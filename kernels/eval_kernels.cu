@@ -1,313 +1,26 @@
-// Evaluation kernels of the CUDA backend, each over one batch of users in segment order.
-// Work split: the row kernels (shape_rows, report, dual_pass) give one warp to one user at a
-// time, its lanes over the user's tasks (j = lane, lane + 32, ...), so every load and store of
-// a row is coalesced; the warps of `blocks` blocks walk the batch grid-stride. A row's
-// maximum and sum are warp shuffles (xor butterflies: every lane holds the same result). The
-// user's row and the per-task sums (report: L and V; dual pass: the soft load) are owned lane
-// by lane, in registers up to 128 tasks (lane_values<R>) and in a per-warp slab of shared
-// memory past that, so nothing is atomic; at the end a block adds its warps in
-// order into its own partial in global memory (one writer per partial, batches in order),
-// and the host adds the partials in block order: the same sums in every run. The
-// elementwise kernels (inverse_density, chunk_reduce_scale) give one thread to one element.
-// The matrix products of the cuBLAS path are issued by the host driver between them; the
-// fused path is kernels/fused_eval.cu.
+// Launchers of the evaluation kernels (kernels/row_kernels.cuh): block shapes, shared memory
+// and the instantiation that fits the number of tasks.
 #include <algorithm>
-#include <climits>
 #include <stdexcept>
 #include <type_traits>
 
-#include "attn_math.hpp"
 #include "cuda_check.cuh"
 #include "eval_kernels.cuh"
+#include "row_kernels.cuh"
 
 namespace attnswarm {
 
 namespace {
 
-constexpr unsigned k_full_warp = 0xffffffffu;
-// Warps per block of the row kernels, fewer when a warp's shared slab is large (many tasks).
-constexpr int k_row_warps = 8;
-constexpr std::size_t k_row_shared_bytes = 48 * 1024;
+using namespace detail;
 
-__device__ double warp_max(double v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(k_full_warp, v, o));
-  return v;
-}
-
-__device__ double warp_sum(double v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(k_full_warp, v, o);
-  return v;
-}
-
-// The largest v over the warp and its task j, the lowest task on ties (as the CPU's sort).
-__device__ void warp_argmax(double& v, int& j) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const double ov = __shfl_xor_sync(k_full_warp, v, o);
-    const int oj = __shfl_xor_sync(k_full_warp, j, o);
-    if (ov > v || (ov == v && oj < j)) {
-      v = ov;
-      j = oj;
-    }
-  }
-}
-
-// The warp's user of this step and the step between users; every lane of a warp agrees, so
-// the shuffles inside the loops see the whole warp.
-__device__ std::int64_t first_user() { return static_cast<std::int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32; }
-__device__ std::int64_t user_stride() { return static_cast<std::int64_t>(gridDim.x) * (blockDim.x / 32); }
-
-__global__ void shape_rows_kernel(const float* f, const float* a, const double* mass, std::int64_t rows, int m,
-                                  double inv_tau, double beta, float* h, float* r) {
-  const int lane = threadIdx.x % 32;
-  for (std::int64_t i = first_user(); i < rows; i += user_stride()) {
-    const float* fi = f + i * m;
-    const float* ai = a + i * m;
-    double top = -HUGE_VAL;
-    for (int j = lane; j < m; j += 32) top = fmax(top, shape_key(fi[j], ai[j], inv_tau, beta));
-    top = warp_max(top);
-    float* hi = h + i * 2 * m;
-    for (int j = lane; j < m; j += 32) {
-      const double g = shape_from_key(shape_key(fi[j], ai[j], inv_tau, beta), top, inv_tau, beta);
-      hi[j] = static_cast<float>(g);
-      hi[m + j] = static_cast<float>(static_cast<double>(ai[j]) * g);
-    }
-    if (lane == 0) r[i] = static_cast<float>(mass[i]);
-  }
-}
-
-__global__ void inverse_density_kernel(float* den, const float* r, std::int64_t rows, int particles) {
-  const std::int64_t total = rows * particles;
-  for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < total;
-       e += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const float d = den[e];
-    den[e] = d > 0.0f ? r[e / particles] / d : 0.0f;
-  }
-}
-
-__global__ void chunk_reduce_scale_kernel(const float* t, int chunks, const double* e, int particles, int m,
-                                          double* acc) {
-  const int total = particles * 2 * m;
-  const std::int64_t stride = total;
-  for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < total; c += gridDim.x * blockDim.x) {
-    double sum = 0.0;
-    for (int k = 0; k < chunks; ++k) sum += static_cast<double>(t[k * stride + c]);
-    const int q = c / (2 * m), col = c % (2 * m);
-    acc[c] += e[q * m + col % m] * sum;
-  }
-}
-
-// One value per task of a row, spread over a warp: lane owns tasks j = lane + 32k. With
-// R > 0 (M <= 32 R) the lane's values are R registers; with R = 0 (any M) they live in the
-// warp's slab of shared memory. Loops run k < slots(m), fully unrolled for R > 0, and touch
-// [k] only where j < M: past it the slab holds the next row.
-template <int R>
-struct lane_values {
-  double reg[R > 0 ? R : 1];
-  double* slab;  // R = 0: the warp's M values
-  int lane;
-  __device__ lane_values(double* warp_slab, int l) : slab(warp_slab), lane(l) {}
-  __device__ static int slots(int m) { return R > 0 ? R : (m + 31) / 32; }
-  __device__ double& operator[](int k) {
-    if constexpr (R > 0) {
-      return reg[k];
-    } else {
-      return slab[lane + 32 * k];
-    }
-  }
-  // Into the warp's slab, for the block's reduction over warps (a no-op when already there).
-  __device__ void store(double* warp_slab, int m) {
-    if constexpr (R > 0) {
-#pragma unroll
-      for (int k = 0; k < R; ++k)
-        if (lane + 32 * k < m) warp_slab[lane + 32 * k] = reg[k];
-    }
-  }
-};
-
-// Doubles per warp in shared memory: `accumulators` rows of M, plus the current user's row
-// when it does not fit in registers.
-template <int R>
-__host__ __device__ constexpr int slab_rows(int accumulators) {
-  return accumulators + (R > 0 ? 0 : 1);
-}
-
-template <int R>
-__global__ void report_kernel(const float* f, const float* a, const double* mass, std::int64_t n, int m, double inv_tau,
-                              double beta, const double* ew, int topk, std::int32_t* topk_task, float* topk_share,
-                              double* lv, std::int64_t* idle_out) {
-  constexpr int rows_per_warp = slab_rows<R>(2);
-  extern __shared__ double smem[];  // per warp: L (m), V (m)[, the current user's row (m)]
-  __shared__ std::int64_t warp_idle[k_row_warps];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  double* slab = smem + static_cast<std::size_t>(warp) * rows_per_warp * m;
-  lane_values<R> load(slab, lane), value(slab + m, lane), row(slab + 2 * m, lane);
-  const int slots = lane_values<R>::slots(m);
-#pragma unroll
-  for (int k = 0; k < slots; ++k)
-    if (lane + 32 * k < m) load[k] = value[k] = 0.0;
-  std::int64_t idle = 0;
-  for (std::int64_t i = first_user(); i < n; i += user_stride()) {
-    const float* fi = f + i * m;
-    const float* ai = a + i * m;
-    std::int32_t* task_out = topk_task + i * topk;
-    float* share_out = topk_share + i * topk;
-    // B_ij = r_i G_ij / sum_k G_ik with G = G0 o exp(W), as the CPU reference rounds it
-    double top = -HUGE_VAL;
-#pragma unroll
-    for (int k = 0; k < slots; ++k) {
-      const int j = lane + 32 * k;
-      if (j < m) {
-        row[k] = shape_key(fi[j], ai[j], inv_tau, beta);
-        top = fmax(top, row[k]);
-      }
-    }
-    top = warp_max(top);
-    double total = 0.0;
-#pragma unroll
-    for (int k = 0; k < slots; ++k) {
-      const int j = lane + 32 * k;
-      if (j < m) {
-        row[k] = shape_from_key(row[k], top, inv_tau, beta) * ew[j];
-        total += row[k];
-      }
-    }
-    total = warp_sum(total);
-    int filled = 0;
-    if (total > 0.0) {
-      const double scale = mass[i] / total;
-#pragma unroll
-      for (int k = 0; k < slots; ++k) {
-        const int j = lane + 32 * k;
-        if (j < m) {
-          const double b = row[k] * scale;
-          row[k] = b;
-          load[k] += b;
-          value[k] += static_cast<double>(ai[j]) * b;
-        }
-      }
-      // top-k: one warp argmax per place over the shares not yet taken (taken: set to -1)
-      for (; filled < topk; ++filled) {
-        double best = 0.0;  // only shares > 0 qualify
-        int task = INT_MAX;
-#pragma unroll
-        for (int k = 0; k < slots; ++k)
-          if (lane + 32 * k < m && row[k] > best) {
-            best = row[k];
-            task = lane + 32 * k;
-          }
-        warp_argmax(best, task);
-        if (!(best > 0.0)) break;
-        if (lane == 0) {
-          task_out[filled] = task;
-          share_out[filled] = static_cast<float>(best);
-        }
-#pragma unroll
-        for (int k = 0; k < slots; ++k)
-          if (lane + 32 * k == task) row[k] = -1.0;
-      }
-    } else {
-      ++idle;
-    }
-    for (int q = filled + lane; q < topk; q += 32) {
-      task_out[q] = -1;
-      share_out[q] = 0.0f;
-    }
-  }
-  load.store(slab, m);
-  value.store(slab + m, m);
-  if (lane == 0) warp_idle[warp] = idle;
-  __syncthreads();
-  double* out = lv + blockIdx.x * 2 * static_cast<std::int64_t>(m);
-  for (int c = threadIdx.x; c < 2 * m; c += blockDim.x) {
-    double sum = 0.0;
-    for (int w = 0; w < warps; ++w) sum += smem[static_cast<std::size_t>(w) * rows_per_warp * m + c];
-    out[c] += sum;
-  }
-  if (threadIdx.x == 0) {
-    std::int64_t sum = 0;
-    for (int w = 0; w < warps; ++w) sum += warp_idle[w];
-    idle_out[blockIdx.x] += sum;
-  }
-}
-
-template <int R>
-__global__ void dual_pass_kernel(const float* f, const float* a, const double* mass, std::int64_t n, int m,
-                                 const double* lambda, double gamma, double* partials) {
-  constexpr int rows_per_warp = slab_rows<R>(1);
-  extern __shared__ double smem[];  // per warp: soft load (m)[, the current user's shares (m)]
-  __shared__ double warp_terms[2 * k_row_warps];  // exact, smooth
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  double* slab = smem + static_cast<std::size_t>(warp) * rows_per_warp * m;
-  lane_values<R> soft(slab, lane), row(slab + m, lane);
-  const int slots = lane_values<R>::slots(m);
-#pragma unroll
-  for (int k = 0; k < slots; ++k)
-    if (lane + 32 * k < m) soft[k] = 0.0;
-  double exact = 0.0, smooth = 0.0;
-  const double inv_gamma = 1.0 / gamma;
-  for (std::int64_t i = first_user(); i < n; i += user_stride()) {
-    const double r = mass[i];
-    if (!(r > 0.0)) continue;
-    const float* fi = f + i * m;
-    const float* ai = a + i * m;
-    // dual_row of attn_math.hpp with the row spread over the lanes
-    double top = 0.0;
-#pragma unroll
-    for (int k = 0; k < slots; ++k) {
-      const int j = lane + 32 * k;
-      if (j < m && fi[j] > 0.0f && static_cast<double>(ai[j]) - lambda[j] > top)
-        top = static_cast<double>(ai[j]) - lambda[j];
-    }
-    top = warp_max(top);
-    double sum = 0.0;
-#pragma unroll
-    for (int k = 0; k < slots; ++k) {
-      const int j = lane + 32 * k;
-      if (j < m) {
-        const double z = (static_cast<double>(ai[j]) - lambda[j] - top) * inv_gamma;
-        row[k] = fi[j] > 0.0f && z > -50.0 ? exp(z) : 0.0;
-        sum += row[k];
-      }
-    }
-    const double z0 = -top * inv_gamma;
-    const double total = (z0 > -50.0 ? exp(z0) : 0.0) + warp_sum(sum);
-#pragma unroll
-    for (int k = 0; k < slots; ++k)
-      if (lane + 32 * k < m) soft[k] += r * (row[k] / total);
-    exact += r * top;
-    smooth += r * (top + gamma * log(total));
-  }
-  soft.store(slab, m);
-  if (lane == 0) {
-    warp_terms[2 * warp] = exact;
-    warp_terms[2 * warp + 1] = smooth;
-  }
-  __syncthreads();
-  double* out = partials + blockIdx.x * static_cast<std::int64_t>(m + 2);
-  if (threadIdx.x == 0) {
-    double e = 0.0, sm = 0.0;
-    for (int w = 0; w < warps; ++w) {
-      e += warp_terms[2 * w];
-      sm += warp_terms[2 * w + 1];
-    }
-    out[0] += e;
-    out[1] += sm;
-  }
-  for (int c = threadIdx.x; c < m; c += blockDim.x) {
-    double total = 0.0;
-    for (int w = 0; w < warps; ++w) total += smem[static_cast<std::size_t>(w) * rows_per_warp * m + c];
-    out[2 + c] += total;
-  }
+template <typename Kernel>
+void allow_shared(Kernel kernel, std::size_t bytes) {
+  ATTN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
 
 int elementwise_blocks(std::int64_t total) {
   return static_cast<int>(std::min<std::int64_t>((total + 255) / 256, 65535));
-}
-
-// Warps per block when each warp keeps `doubles_per_task` x M doubles in shared memory.
-int row_warps(int m, int doubles_per_task) {
-  const std::size_t per_warp = static_cast<std::size_t>(doubles_per_task) * m * sizeof(double);
-  return static_cast<int>(std::clamp<std::size_t>(k_row_shared_bytes / std::max<std::size_t>(per_warp, 1), 1, k_row_warps));
 }
 
 // Blocks of `warps` warps for one warp per user, at most `most`.
@@ -340,20 +53,6 @@ void launch_chunk_reduce_scale(const float* d_t, int chunks, const double* d_e, 
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
-// The row kernels' instantiations: R registers per lane and row up to 128 tasks, else the
-// shared slab. Calls launch(kernel-template tag) with the R that fits m.
-template <typename Launch>
-void with_lane_slots(int m, Launch&& launch) {
-  if (m <= 32)
-    launch(std::integral_constant<int, 1>{});
-  else if (m <= 64)
-    launch(std::integral_constant<int, 2>{});
-  else if (m <= 128)
-    launch(std::integral_constant<int, 4>{});
-  else
-    launch(std::integral_constant<int, 0>{});
-}
-
 void launch_report(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m, double inv_tau,
                    double beta, const double* d_expw, int topk, std::int32_t* d_topk_task, float* d_topk_share,
                    double* d_lv, std::int64_t* d_idle, int blocks, cudaStream_t s) {
@@ -363,8 +62,9 @@ void launch_report(const float* d_f, const float* d_a, const double* d_mass, std
   with_lane_slots(m, [&](auto slots) {
     constexpr int R = decltype(slots)::value;
     const int per_warp = slab_rows<R>(2), warps = row_warps(m, per_warp);
-    report_kernel<R><<<row_blocks(rows, warps, blocks), warps * 32,
-                       static_cast<std::size_t>(warps) * per_warp * m * sizeof(double), s>>>(
+    const std::size_t shared = row_shared_bytes(warps, per_warp, m);
+    allow_shared(report_kernel<R>, shared);
+    report_kernel<R><<<row_blocks(rows, warps, blocks), warps * 32, shared, s>>>(
         d_f, d_a, d_mass, rows, m, inv_tau, beta, d_expw, topk, d_topk_task, d_topk_share, d_lv, d_idle);
   });
   ATTN_CUDA_CHECK(cudaGetLastError());
@@ -377,8 +77,9 @@ void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, 
   with_lane_slots(m, [&](auto slots) {
     constexpr int R = decltype(slots)::value;
     const int per_warp = slab_rows<R>(1), warps = row_warps(m, per_warp);
-    dual_pass_kernel<R><<<row_blocks(rows, warps, blocks), warps * 32,
-                          static_cast<std::size_t>(warps) * per_warp * m * sizeof(double), s>>>(
+    const std::size_t shared = row_shared_bytes(warps, per_warp, m);
+    allow_shared(dual_pass_kernel<R>, shared);
+    dual_pass_kernel<R><<<row_blocks(rows, warps, blocks), warps * 32, shared, s>>>(
         d_f, d_a, d_mass, rows, m, d_lambda, gamma, d_partials);
   });
   ATTN_CUDA_CHECK(cudaGetLastError());

@@ -12,7 +12,7 @@
 namespace attnswarm {
 
 // Largest M the report and dual kernels take: one warp's shared slab (3 x M doubles) must
-// fit in a block's 48 KiB.
+// fit in the 96 KiB a row kernel's block may take.
 constexpr int k_max_shared_tasks = 2048;
 // Largest top-k the report kernel writes per user (the driver stages k_report_rows x k).
 constexpr int k_max_topk = 64;
