@@ -1,47 +1,14 @@
-// Swarm kernels. Work split: one block per particle, its threads striding over the
-// dims = S x M coordinates of that particle; every coordinate draws its own Philox numbers
-// from (seed, t, p, d), so no thread waits on another. The best of swarm is one CUB
-// ArgMin over the P personal-best values.
+// Launchers of the swarm kernels (kernels/swarm_step_kernels.cuh) and the best of swarm: one
+// CUB ArgMin over the P personal-best values.
 #include <cub/device/device_reduce.cuh>
 
 #include "cuda_check.cuh"
 #include "swarm_kernels.cuh"
+#include "swarm_step_kernels.cuh"
 
 namespace attnswarm {
 
-namespace {
-
-constexpr int k_swarm_threads = 128;
-
-__global__ void swarm_move_kernel(std::uint64_t seed, std::uint32_t t, pso_coeffs c, int particles, int dims, bool ring,
-                                  const double* pbest_f, const std::int64_t* best_index, const double* pbest, double* x,
-                                  double* v) {
-  const int p = blockIdx.x;
-  const int nb = ring ? ring_best(pbest_f, particles, p) : static_cast<int>(*best_index);
-  const double* nbest = pbest + static_cast<std::size_t>(nb) * dims;
-  for (int d = threadIdx.x; d < dims; d += blockDim.x) {
-    const std::size_t k = static_cast<std::size_t>(p) * dims + d;
-    double xk = x[k], vk = v[k];
-    pso_update(xk, vk, pbest[k], nbest[d], swarm_draw(seed, t, static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(d)), c);
-    x[k] = xk;
-    v[k] = vk;
-  }
-}
-
-__global__ void swarm_record_kernel(int dims, const double* f, const double* x, double* pbest, double* pbest_f) {
-  const int p = blockIdx.x;
-  // Every thread decides before thread 0 overwrites pbest_f[p].
-  const bool improved = f[p] < pbest_f[p];
-  __syncthreads();
-  if (!improved) return;
-  for (int d = threadIdx.x; d < dims; d += blockDim.x) {
-    const std::size_t k = static_cast<std::size_t>(p) * dims + d;
-    pbest[k] = x[k];
-  }
-  if (threadIdx.x == 0) pbest_f[p] = f[p];
-}
-
-}  // namespace
+using namespace detail;
 
 void launch_swarm_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims, bool ring,
                        const double* d_pbest_f, const std::int64_t* d_best_index, const double* d_pbest, double* d_x,

@@ -13,11 +13,13 @@
 #include "attn_math.hpp"
 #include "batch_layout.hpp"
 #include "cpu_backend.hpp"
+#include "swarm.hpp"
 #include "test_util.hpp"
 // The emulator's macros (threadIdx, __global__, ...) reach only the kernel headers below.
 #include "cuda_emulator.hpp"
 #include "fused_eval_kernel.cuh"
 #include "row_kernels.cuh"
+#include "swarm_step_kernels.cuh"
 
 namespace attnswarm {
 namespace {
@@ -252,6 +254,44 @@ TEST(EmulatedElementwise, InverseDensityIsRoverDenAndZeroForIdleUsers) {
   for (std::int64_t i = 0; i < rows; ++i)
     for (int q = 0; q < pc; ++q)
       EXPECT_EQ(den[i * pc + q], before[i * pc + q] > 0.0f ? r[i] / before[i * pc + q] : 0.0f) << i << "," << q;
+}
+
+
+// One move and one record of the device swarm against cpu_move() and the CPU's rule, bit for
+// bit: both call pso_update and swarm_draw, and the ring picks its neighbour by ring_best.
+TEST(EmulatedSwarmKernels, MoveAndRecordFollowTheCpuSwarmBitForBit) {
+  std::mt19937_64 rng(77);
+  std::uniform_real_distribution<double> u(-3.0, 3.0);
+  const int particles = 9, dims = 131;  // dims: past one block of threads, not a multiple of it
+  const std::size_t n = static_cast<std::size_t>(particles) * dims;
+  std::vector<double> x(n), v(n), pbest(n), pbest_f(particles), f(particles);
+  for (auto* vec : {&x, &v, &pbest}) for (auto& e : *vec) e = u(rng);
+  for (auto& e : pbest_f) e = u(rng);
+  pbest_f[4] = pbest_f[2];  // a tie: the lower index wins on both sides
+  const pso_coeffs c{0.7298, 1.49618, 1.49618, 0.5, -4.0, 4.0};
+  std::int64_t best = 0;
+  for (int p = 1; p < particles; ++p)
+    if (pbest_f[p] < pbest_f[best]) best = p;
+  for (bool ring : {false, true}) {
+    std::vector<int> nb(particles);
+    for (int p = 0; p < particles; ++p) nb[p] = ring ? ring_best(pbest_f.data(), particles, p) : static_cast<int>(best);
+    std::vector<double> want_x = x, want_v = v, got_x = x, got_v = v;
+    cpu_move(11, 3, c, particles, dims, nb.data(), pbest.data(), want_x.data(), want_v.data());
+    emu::launch(dim3(particles), dim3(emu::k_swarm_threads), 0, emu::swarm_move_kernel, std::uint64_t{11},
+                std::uint32_t{3}, c, particles, dims, ring, pbest_f.data(), &best, pbest.data(), got_x.data(), got_v.data());
+    EXPECT_EQ(std::memcmp(got_x.data(), want_x.data(), n * sizeof(double)), 0) << (ring ? "ring" : "global");
+    EXPECT_EQ(std::memcmp(got_v.data(), want_v.data(), n * sizeof(double)), 0) << (ring ? "ring" : "global");
+  }
+  for (int p = 0; p < particles; ++p) f[p] = p % 2 == 0 ? pbest_f[p] - 1.0 : pbest_f[p];  // even ones improve
+  std::vector<double> got_pbest = pbest, got_f = pbest_f;
+  emu::launch(dim3(particles), dim3(emu::k_swarm_threads), 0, emu::swarm_record_kernel, dims, f.data(), x.data(),
+              got_pbest.data(), got_f.data());
+  for (int p = 0; p < particles; ++p) {
+    const bool improved = p % 2 == 0;
+    EXPECT_EQ(got_f[p], improved ? f[p] : pbest_f[p]) << p;
+    for (int d = 0; d < dims; ++d)
+      ASSERT_EQ(got_pbest[p * dims + d], improved ? x[p * dims + d] : pbest[p * dims + d]) << p << "," << d;
+  }
 }
 
 }  // namespace
