@@ -4,7 +4,8 @@
 // Batched evaluation, per user batch (one segment) and per group of up to `particles`
 // policies: H of the batch (resident: once per shape), then either the fused kernel
 // (kernels/fused_eval.cu) or two cuBLAS products (Den = G0 E^T for the whole batch, R = r /
-// Den, then per chunk of k_chunk_rows users R^T H as one strided-batched SGEMM), both writing
+// Den, then per chunk of k_chunk_rows users R^T H as one strided-batched SGEMM: the sequence
+// is kernels/chunked_products.hpp, run here on cuBLAS), both writing
 // float32 partials per chunk that one kernel adds in float64 and scales by E.
 #include "cuda_backend.hpp"
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "../kernels/attn_math.hpp"
+#include "../kernels/chunked_products.hpp"
 #include "../kernels/cuda_check.cuh"
 #include "../kernels/device_buffer.cuh"
 #include "../kernels/eval_kernels.cuh"
@@ -36,6 +38,28 @@ using detail::device_buffer;
 // Selects the device before the streams and the cuBLAS handle are made on it.
 struct device_select {
   explicit device_select(int device) { ATTN_CUDA_CHECK(cudaSetDevice(device)); }
+};
+
+// kernels/chunked_products.hpp's BLAS: cuBLAS on the backend's handle and stream.
+struct cublas_products {
+  cublasHandle_t handle;
+  cudaStream_t stream;
+  static cublasOperation_t op(blas_op o) { return o == blas_op::n ? CUBLAS_OP_N : CUBLAS_OP_T; }
+  void gemm(blas_op op_a, blas_op op_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
+            int ldc) {
+    const float one = 1.0f, zero = 0.0f;
+    ATTN_CUBLAS_CHECK(cublasSgemm(handle, op(op_a), op(op_b), m, n, k, &one, a, lda, b, ldb, &zero, c, ldc));
+  }
+  void gemm_strided_batched(blas_op op_a, blas_op op_b, int m, int n, int k, const float* a, int lda, long long stride_a,
+                            const float* b, int ldb, long long stride_b, float* c, int ldc, long long stride_c,
+                            int count) {
+    const float one = 1.0f, zero = 0.0f;
+    ATTN_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, op(op_a), op(op_b), m, n, k, &one, a, lda, stride_a, b, ldb,
+                                                stride_b, &zero, c, ldc, stride_c, count));
+  }
+  void inverse_density(float* den, const float* r, std::int64_t rows, int particles) {
+    launch_inverse_density(den, r, rows, particles, stream);
+  }
 };
 
 std::string mib(std::size_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
@@ -304,7 +328,7 @@ class cuda_backend final : public backend {
       if (fused_)
         launch_fused_eval(h, r, rows, e32_.get() + seg, pc, mm, t_.get(), stream_.get());
       else
-        cublas_products(h, r, rows, e32_.get() + seg, pc);
+        chunked_products(cublas_, h, r, rows, e32_.get() + seg, pc, mm, den_.get(), t_.get());
       launch_chunk_reduce_scale(t_.get(), static_cast<int>(chunks_of(rows)), e64_.get() + seg, pc, mm, acc_.get(),
                                 stream_.get());
     });
@@ -319,37 +343,13 @@ class cuda_backend final : public backend {
     }
   }
 
-  // The cuBLAS path of one batch into the chunk partials t_ (column-major views of the
-  // row-major buffers: H is 2M x rows with ld 2M, E is M x P with ld M, Den is P x rows).
-  void cublas_products(const float* h, const float* r, std::int64_t rows, const float* e, int pc) {
-    const int mm = m(), n = static_cast<int>(rows);
-    const float one = 1.0f, zero = 0.0f;
-    // Den^T (P x rows) = E (P x M) * G0^T (M x rows): G0 is the first M of H's 2M rows.
-    ATTN_CUBLAS_CHECK(cublasSgemm(blas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, pc, n, mm, &one, e, mm, h, 2 * mm, &zero,
-                                  den_.get(), pc));
-    launch_inverse_density(den_.get(), r, rows, pc, stream_.get());
-    // Per chunk k: T_k (2M x P) = H_k (2M x chunk) * R_k (chunk x P), R_k = Den_k^T.
-    const int full = static_cast<int>(rows / k_chunk_rows), rest = static_cast<int>(rows % k_chunk_rows);
-    const long long chunk = k_chunk_rows;
-    if (full > 0)
-      ATTN_CUBLAS_CHECK(cublasSgemmStridedBatched(blas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, 2 * mm, pc,
-                                                  static_cast<int>(chunk), &one, h, 2 * mm, chunk * 2 * mm, den_.get(),
-                                                  pc, chunk * pc, &zero, t_.get(), 2 * mm,
-                                                  static_cast<long long>(pc) * 2 * mm, full));
-    if (rest > 0) {
-      const std::size_t done = static_cast<std::size_t>(full) * k_chunk_rows;
-      ATTN_CUBLAS_CHECK(cublasSgemm(blas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, 2 * mm, pc, rest, &one, h + done * 2 * mm,
-                                    2 * mm, den_.get() + done * pc, pc, &zero,
-                                    t_.get() + static_cast<std::size_t>(full) * pc * 2 * mm, 2 * mm));
-    }
-  }
-
   const problem& p_;
   device_select select_;
   bool fused_;
   std::string description_;
   detail::cuda_stream stream_;
   detail::cublas_handle blas_;
+  cublas_products cublas_{blas_.get(), stream_.get()};
   int particles_ = 0;
   std::int64_t batch_rows_ = 0;
   std::size_t plan_bytes_ = 0;

@@ -3,8 +3,8 @@
 // one after another; __syncthreads() is a barrier of the block, and __shfl_xor_sync() trades
 // values through a per-warp buffer between two barriers of the warp, so every lane of a warp
 // must call it together, as the kernels do. A barrier that some thread never reaches (a
-// __syncthreads or a shuffle under divergent control flow: undefined on a GPU) aborts the
-// test after a few seconds with a message, rather than hanging it. Shared memory is the kernels' extern arrays,
+// __syncthreads or a shuffle under divergent control flow: undefined on a GPU) stops all
+// progress; a watchdog then aborts the test with a message rather than let it hang. Shared memory is the kernels' extern arrays,
 // defined here and poisoned (NaN bytes) before every block so that a read of an unwritten
 // element shows. It checks the kernels' indexing, synchronization and arithmetic, not their
 // speed, and not what only a GPU decides (warp scheduling, real memory ordering).
@@ -14,6 +14,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -52,39 +54,22 @@ alignas(16) inline float4 smem4[1 << 15];
 
 namespace emulator {
 
-// A barrier of `count` threads that aborts when a wait lasts past the deadline.
-class barrier {
- public:
-  explicit barrier(unsigned count) : count_(count) {}
-  void arrive_and_wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    const unsigned generation = generation_;
-    if (++arrived_ == count_) {
-      arrived_ = 0;
-      ++generation_;
-      cv_.notify_all();
-      return;
-    }
-    if (!cv_.wait_for(lock, std::chrono::seconds(20), [&] { return generation_ != generation; })) {
-      std::fprintf(stderr, "cuda emulator: a barrier of %u threads waited 20 s with %u arrived: a __syncthreads or "
-                   "__shfl_xor_sync that not every thread reached\n", count_, arrived_);
-      std::abort();
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  unsigned count_, arrived_ = 0, generation_ = 0;
+// Every completed phase of any barrier of the block counts as progress; the watchdog of
+// launch() aborts when there has been none for a while.
+struct progress_tick {
+  std::atomic<std::uint64_t>* phases;
+  void operator()() noexcept { phases->fetch_add(1, std::memory_order_relaxed); }
 };
+using barrier = std::barrier<progress_tick>;
 
 inline thread_local dim3 thread_idx, block_idx;
 inline dim3 block_dim, grid_dim;
 
 struct block_state {
-  explicit block_state(unsigned threads) : block(threads), lanes(threads) {
-    for (unsigned w = 0; w < threads / 32; ++w) warps.push_back(std::make_unique<barrier>(32));
+  explicit block_state(unsigned threads) : block(threads, progress_tick{&phases}), lanes(threads) {
+    for (unsigned w = 0; w < threads / 32; ++w) warps.push_back(std::make_unique<barrier>(32, progress_tick{&phases}));
   }
+  std::atomic<std::uint64_t> phases{0};
   barrier block;
   std::vector<std::unique_ptr<barrier>> warps;
   std::vector<std::array<unsigned char, 8>> lanes;
@@ -108,6 +93,26 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
       std::memset(smem4, 0xff, sizeof(smem4));
       emulator::block_state state(block.x);
       emulator::current = &state;
+      // The watchdog: no barrier phase for 20 s while threads still run means a deadlock.
+      std::mutex watch_mutex;
+      std::condition_variable watch_cv;
+      bool done = false;
+      std::thread watchdog([&] {
+        std::unique_lock<std::mutex> lock(watch_mutex);
+        std::uint64_t seen = state.phases.load();
+        auto since = std::chrono::steady_clock::now();
+        while (!watch_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
+          const std::uint64_t now_phases = state.phases.load();
+          if (now_phases != seen) {
+            seen = now_phases;
+            since = std::chrono::steady_clock::now();
+          } else if (std::chrono::steady_clock::now() - since > std::chrono::seconds(20)) {
+            std::fprintf(stderr, "cuda emulator: block (%u, %u) made no progress for 20 s: a __syncthreads or "
+                         "__shfl_xor_sync that not every thread reached\n", bx, by);
+            std::abort();
+          }
+        }
+      });
       std::vector<std::thread> threads;
       threads.reserve(block.x);
       for (unsigned t = 0; t < block.x; ++t)
@@ -117,6 +122,12 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
           kernel(args...);
         });
       for (auto& th : threads) th.join();
+      {
+        const std::lock_guard<std::mutex> lock(watch_mutex);
+        done = true;
+      }
+      watch_cv.notify_one();
+      watchdog.join();
       emulator::current = nullptr;
     }
 }

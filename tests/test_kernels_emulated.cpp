@@ -12,6 +12,7 @@
 
 #include "attn_math.hpp"
 #include "batch_layout.hpp"
+#include "chunked_products.hpp"
 #include "cpu_backend.hpp"
 #include "swarm.hpp"
 #include "test_util.hpp"
@@ -176,8 +177,37 @@ const fused_case fused_cases[] = {
 
 class EmulatedFusedKernel : public ::testing::TestWithParam<fused_case> {};
 
-// The fused kernel's chunk partials, then chunk_reduce_scale, against float64 sums written
-// from the definitions: t[k][q][c] = sum_{i in chunk k} R_iq H_ic, R_iq = r_i / (G0_i . e_q).
+// kernels/chunked_products.hpp's BLAS as cuBLAS documents it (column-major; element (i, j) of
+// op(A) is A[i + j lda], or A[j + i lda] transposed), float64 inside; the density kernel
+// emulated. With it the cuBLAS path's argument order is checked without a GPU.
+struct reference_blas {
+  static double at(const float* a, int lda, blas_op op, int i, int j) {
+    return op == blas_op::n ? a[i + static_cast<std::size_t>(j) * lda] : a[j + static_cast<std::size_t>(i) * lda];
+  }
+  void gemm(blas_op op_a, blas_op op_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
+            int ldc) {
+    std::vector<double> sum(static_cast<std::size_t>(m) * n, 0.0);  // l outermost: A's columns stay in cache
+    for (int l = 0; l < k; ++l)
+      for (int j = 0; j < n; ++j) {
+        const double blj = at(b, ldb, op_b, l, j);
+        for (int i = 0; i < m; ++i) sum[i + static_cast<std::size_t>(j) * m] += at(a, lda, op_a, i, l) * blj;
+      }
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < m; ++i) c[i + static_cast<std::size_t>(j) * ldc] = static_cast<float>(sum[i + static_cast<std::size_t>(j) * m]);
+  }
+  void gemm_strided_batched(blas_op op_a, blas_op op_b, int m, int n, int k, const float* a, int lda, long long stride_a,
+                            const float* b, int ldb, long long stride_b, float* c, int ldc, long long stride_c,
+                            int count) {
+    for (int x = 0; x < count; ++x) gemm(op_a, op_b, m, n, k, a + x * stride_a, lda, b + x * stride_b, ldb, c + x * stride_c, ldc);
+  }
+  void inverse_density(float* den, const float* r, std::int64_t rows, int particles) {
+    emu::launch(dim3(2), dim3(64), 0, emu::inverse_density_kernel, den, r, rows, particles);
+  }
+};
+
+// The fused kernel's chunk partials and the cuBLAS path's (chunked_products on the reference
+// BLAS), then chunk_reduce_scale, against float64 sums written from the definitions:
+// t[k][q][c] = sum_{i in chunk k} R_iq H_ic, R_iq = r_i / (G0_i . e_q).
 TEST_P(EmulatedFusedKernel, ChunkPartialsAreTheDensityWeightedSums) {
   const fused_case& c = GetParam();
   std::mt19937_64 rng(std::hash<std::string>{}(c.name));
@@ -206,6 +236,10 @@ TEST_P(EmulatedFusedKernel, ChunkPartialsAreTheDensityWeightedSums) {
     emu::launch(grid, dim3(emu::k_fused_threads), emu::fused_shared_bytes<2>(m), emu::fused_eval_kernel<2>, h.data(),
                 r.data(), n, e.data(), pc, m, t.data());
 
+  std::vector<float> t_blas(t.size(), std::nanf("")), den(static_cast<std::size_t>(n) * pc, std::nanf(""));
+  reference_blas blas;
+  chunked_products(blas, h.data(), r.data(), n, e.data(), pc, m, den.data(), t_blas.data());
+
   std::vector<double> e64(e.begin(), e.end()), total(static_cast<std::size_t>(pc) * cols, 0.0);
   for (std::int64_t k = 0; k < chunks; ++k) {
     std::vector<double> want(static_cast<std::size_t>(pc) * cols, 0.0), scale(want.size(), 0.0);
@@ -220,9 +254,11 @@ TEST_P(EmulatedFusedKernel, ChunkPartialsAreTheDensityWeightedSums) {
         }
       }
     for (std::size_t x = 0; x < want.size(); ++x) {
-      const double got = t[static_cast<std::size_t>(k) * want.size() + x];
-      ASSERT_TRUE(std::isfinite(got)) << "chunk " << k << ", element " << x << " was not written";
-      EXPECT_LE(std::fabs(got - want[x]), 1e-5 * scale[x] + 1e-30) << "chunk " << k << ", element " << x;
+      const std::size_t at = static_cast<std::size_t>(k) * want.size() + x;
+      for (const float got : {t[at], t_blas[at]}) {
+        ASSERT_TRUE(std::isfinite(got)) << "chunk " << k << ", element " << x << " was not written";
+        EXPECT_LE(std::fabs(got - want[x]), 1e-5 * scale[x] + 1e-30) << "chunk " << k << ", element " << x;
+      }
       total[x] += want[x];
     }
   }
