@@ -270,6 +270,7 @@ class cuda_backend final : public backend {
     r_ = device_buffer<float>(h_rows);
     e32_ = device_buffer<float>(s * pc * m);
     e64_ = device_buffer<double>(s * pc * m);
+    policies_ = device_buffer<double>(s * pc * m);
     if (!fused_) den_ = device_buffer<float>(b * pc);
     t_ = device_buffer<float>(static_cast<std::size_t>(chunks_of(plan.batch_rows)) * pc * 2 * m);
     acc_ = device_buffer<double>(pc * 2 * m);
@@ -291,7 +292,7 @@ class cuda_backend final : public backend {
     rows_.reset();
     for (auto* f : {&h_, &r_, &e32_, &den_, &t_, &topk_share_}) *f = device_buffer<float>();
     topk_task_ = device_buffer<std::int32_t>();
-    for (auto* d : {&e64_, &acc_, &expw_, &lv_, &lambda_, &partials_}) *d = device_buffer<double>();
+    for (auto* d : {&policies_, &e64_, &acc_, &expw_, &lv_, &lambda_, &partials_}) *d = device_buffer<double>();
     idle_ = device_buffer<std::int64_t>();
     ATTN_CUBLAS_CHECK(cublasSetWorkspace(blas_.get(), nullptr, 0));
     cublas_workspace_ = device_buffer<unsigned char>();
@@ -299,19 +300,8 @@ class cuda_backend final : public backend {
 
   void evaluate_group(const double* policies, int pc, double* served) {
     const int mm = m();
-    const std::int64_t d = p_.dims();
-    std::vector<float> e32(static_cast<std::size_t>(p_.segments) * pc * mm);
-    std::vector<double> e64(e32.size());
-    for (int s = 0; s < p_.segments; ++s)
-      for (int q = 0; q < pc; ++q)
-        for (int j = 0; j < mm; ++j) {
-          const double e = std::exp(policies[q * d + s * mm + j]);
-          const std::size_t at = (static_cast<std::size_t>(s) * pc + q) * mm + j;
-          e64[at] = e;
-          e32[at] = static_cast<float>(e);
-        }
-    e32_.upload(e32.data(), e32.size(), stream_.get());
-    e64_.upload(e64.data(), e64.size(), stream_.get());
+    policies_.upload(policies, static_cast<std::size_t>(pc) * p_.dims(), stream_.get());
+    launch_policy_exp(policies_.get(), pc, p_.segments, mm, e64_.get(), e32_.get(), stream_.get());
     acc_.zero(stream_.get());
     const double inv_tau = 1.0 / shape_->tau, beta = shape_->beta;
     rows_->for_each([&](const detail::batch_view& b) {
@@ -358,7 +348,7 @@ class cuda_backend final : public backend {
   device_buffer<unsigned char> cublas_workspace_;
   device_buffer<float> h_, r_, e32_, den_, t_, topk_share_;
   device_buffer<std::int32_t> topk_task_;
-  device_buffer<double> e64_, acc_, expw_, lv_, lambda_, partials_;
+  device_buffer<double> policies_, e64_, acc_, expw_, lv_, lambda_, partials_;
   device_buffer<std::int64_t> idle_;
   std::optional<shape> shape_;
   detail::cuda_swarm_state swarm_{stream_.get()};

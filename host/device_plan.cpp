@@ -23,7 +23,7 @@ std::int64_t rows_in_budget(const device_plan_inputs& in, std::size_t fixed, std
 std::size_t fixed_device_bytes(const device_plan_inputs& in) {
   const std::size_t m = static_cast<std::size_t>(in.tasks), p = static_cast<std::size_t>(in.particles);
   const std::size_t s = static_cast<std::size_t>(in.segments);
-  const std::size_t policies = s * p * m * (4 + 8);                     // E as float32 and float64
+  const std::size_t policies = s * p * m * (8 + 4 + 8);                 // W; E as float32 and float64
   const std::size_t accumulators = p * 2 * m * 8;                        // [L | V] per policy
   const std::size_t report = static_cast<std::size_t>(k_row_blocks) * (2 * m + 1) * 8 + s * m * 8;
   const std::size_t dual = static_cast<std::size_t>(k_row_blocks) * (m + 2) * 8 + m * 8;

@@ -38,6 +38,14 @@ void launch_shape_rows(const float* d_f, const float* d_a, const double* d_mass,
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
+void launch_policy_exp(const double* d_w, int particles, int segments, int m, double* d_e64, float* d_e32,
+                       cudaStream_t s) {
+  const std::int64_t total = static_cast<std::int64_t>(segments) * particles * m;
+  if (total == 0) return;
+  policy_exp_kernel<<<elementwise_blocks(total), 256, 0, s>>>(d_w, particles, segments, m, d_e64, d_e32);
+  ATTN_CUDA_CHECK(cudaGetLastError());
+}
+
 void launch_inverse_density(float* d_den, const float* d_r, std::int64_t rows, int particles, cudaStream_t s) {
   const std::int64_t total = rows * particles;
   if (total == 0) return;

@@ -21,6 +21,11 @@ constexpr int k_max_topk = 64;
 void launch_shape_rows(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
                        double inv_tau, double beta, float* d_h, float* d_r, cudaStream_t s);
 
+// E of P policies (d_w: P x S x M, as the swarm holds them) for every segment, segment-major:
+// d_e64[s][q][j] = exp(W_q[s, j]) and d_e32 the same in float32.
+void launch_policy_exp(const double* d_w, int particles, int segments, int m, double* d_e64, float* d_e32,
+                       cudaStream_t s);
+
 // In place on Den (rows x P, row-major): R = r / Den, 0 where Den <= 0 (idle users).
 void launch_inverse_density(float* d_den, const float* d_r, std::int64_t rows, int particles, cudaStream_t s);
 

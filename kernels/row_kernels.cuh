@@ -11,7 +11,8 @@
 // memory past that, so nothing is atomic; at the end a block adds its warps in
 // order into its own partial in global memory (one writer per partial, batches in order),
 // and the host adds the partials in block order: the same sums in every run. The
-// elementwise kernels (inverse_density, chunk_reduce_scale) give one thread to one element.
+// elementwise kernels (policy_exp, inverse_density, chunk_reduce_scale) give one thread to one
+// element.
 // The matrix products of the cuBLAS path are issued by the host driver between them; the
 // fused path is kernels/fused_eval.cu.
 #pragma once
@@ -104,6 +105,20 @@ __global__ void chunk_reduce_scale_kernel(const float* t, int chunks, const doub
     for (int k = 0; k < chunks; ++k) sum += static_cast<double>(t[k * stride + c]);
     const int q = c / (2 * m), col = c % (2 * m);
     acc[c] += e[q * m + col % m] * sum;
+  }
+}
+
+// E of a group of P policies for every segment, from the policies themselves (P x S x M,
+// row-major as the swarm holds them): e64[s][q][j] = exp(W_q[s, j]) and e32 its float32,
+// laid out segment-major so that a batch of segment s reads its P x M block.
+__global__ void policy_exp_kernel(const double* w, int particles, int segments, int m, double* e64, float* e32) {
+  const std::int64_t total = static_cast<std::int64_t>(segments) * particles * m;
+  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < total;
+       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t s = k / (static_cast<std::int64_t>(particles) * m), q = (k / m) % particles, j = k % m;
+    const double e = exp(w[(q * segments + s) * m + j]);
+    e64[k] = e;
+    e32[k] = static_cast<float>(e);
   }
 }
 

@@ -277,6 +277,23 @@ TEST_P(EmulatedFusedKernel, ChunkPartialsAreTheDensityWeightedSums) {
 INSTANTIATE_TEST_SUITE_P(Emulated, EmulatedFusedKernel, ::testing::ValuesIn(fused_cases),
                          [](const auto& info) { return std::string(info.param.name); });
 
+TEST(EmulatedElementwise, PolicyExpIsSegmentMajor) {
+  const int pc = 5, segments = 3, m = 7;
+  std::vector<double> w(static_cast<std::size_t>(pc) * segments * m);
+  for (std::size_t k = 0; k < w.size(); ++k) w[k] = std::sin(0.37 * static_cast<double>(k));
+  std::vector<double> e64(w.size(), std::nan(""));
+  std::vector<float> e32(w.size(), std::nanf(""));
+  emu::launch(dim3(2), dim3(32), 0, emu::policy_exp_kernel, w.data(), pc, segments, m, e64.data(), e32.data());
+  for (int s = 0; s < segments; ++s)
+    for (int q = 0; q < pc; ++q)
+      for (int j = 0; j < m; ++j) {
+        const std::size_t at = (static_cast<std::size_t>(s) * pc + q) * m + j;
+        const double want = std::exp(w[(static_cast<std::size_t>(q) * segments + s) * m + j]);  // policy q, W[s, j]
+        EXPECT_EQ(e64[at], want) << s << "," << q << "," << j;
+        EXPECT_EQ(e32[at], static_cast<float>(want)) << s << "," << q << "," << j;
+      }
+}
+
 TEST(EmulatedElementwise, InverseDensityIsRoverDenAndZeroForIdleUsers) {
   const std::int64_t rows = 45;
   const int pc = 7;
