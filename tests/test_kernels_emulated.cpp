@@ -170,7 +170,7 @@ struct fused_case {
 void PrintTo(const fused_case& c, std::ostream* os) { *os << c.name; }
 
 const fused_case fused_cases[] = {
-    {"two_chunks_two_groups", k_chunk_rows + 300, 40, 70},  // one slab of columns
+    {"three_chunks_two_groups", 2 * k_chunk_rows + 77, 40, 70},  // one slab of columns
     {"second_slab", 100, 100, 9},                           // 2M = 200: two slabs
     {"one_task_one_user", 1, 1, 1},
 };
