@@ -9,13 +9,17 @@
 
 namespace attnswarm {
 
-std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o) {
+void check_backend_choice(const std::string& which, const backend_options& o) {
   if (which != "auto" && which != "cpu" && which != "cuda")
     throw input_error("--backend: unknown backend '" + which + "' (expected auto, cpu or cuda)");
-  if (which == "cpu") {
-    if (o.tf32) throw input_error("--tf32 needs the CUDA backend (--backend cuda or auto)");
-    return make_cpu_backend(p, o.threads);
-  }
+  if (which == "cpu" && o.tf32) throw input_error("--tf32 needs the CUDA backend (--backend cuda or auto)");
+  if (o.eval_path != "auto" && o.eval_path != "fused" && o.eval_path != "cublas")
+    throw input_error("--eval-path: unknown path '" + o.eval_path + "' (expected auto, fused or cublas)");
+}
+
+std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o) {
+  check_backend_choice(which, o);
+  if (which == "cpu") return make_cpu_backend(p, o.threads);
   const device_inventory inv = probe_devices();
   if (which == "cuda" && inv.devices.empty()) throw unavailable_error("--backend cuda: " + inv.note);
 #ifdef ATTNSWARM_WITH_CUDA

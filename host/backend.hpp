@@ -76,5 +76,8 @@ struct backend_options {
 // present and its shared-math self-test passes, else the CPU reference. Throws
 // unavailable_error when "cuda" cannot be had, with the reason.
 std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o = {});
+// The checks of make_backend() that need no problem (backend name, --tf32, --eval-path), so
+// that a command line can be rejected before a problem is loaded. Throws input_error.
+void check_backend_choice(const std::string& which, const backend_options& o);
 
 }  // namespace attnswarm

@@ -41,16 +41,12 @@ void add_backend_options(CLI::App* cmd, backend_flags& b) {
 }
 
 backend_options check_backend_flags(const backend_flags& b, int threads, int particles) {
-  if (b.backend != "auto" && b.backend != "cpu" && b.backend != "cuda")
-    throw input_error("--backend: unknown backend '" + b.backend + "' (expected auto, cpu or cuda)");
-  if (b.backend == "cpu" && b.tf32) throw input_error("--tf32 needs the CUDA backend (--backend cuda or auto)");
-  if (b.eval_path != "auto" && b.eval_path != "fused" && b.eval_path != "cublas")
-    throw input_error("--eval-path: unknown path '" + b.eval_path + "' (expected auto, fused or cublas)");
   backend_options o;
   o.threads = threads;
   o.tf32 = b.tf32;
   o.particles = particles;
   o.eval_path = b.eval_path;
+  check_backend_choice(b.backend, o);
   if (!b.device_memory.empty()) o.device_memory_bytes = parse_byte_size(b.device_memory, "--device-memory");
   return o;
 }

@@ -74,9 +74,7 @@ bool choose_fused(const std::string& path, bool tf32, std::int64_t m) {
     if (tf32) throw input_error("--eval-path fused: --tf32 applies to the cuBLAS path only");
     return true;
   }
-  if (path == "cublas") return false;
-  if (path == "auto") return !tf32 && m <= k_fused_max_tasks;
-  throw input_error("--eval-path: unknown path '" + path + "' (expected auto, fused or cublas)");
+  return path == "auto" && !tf32 && m <= k_fused_max_tasks;  // check_backend_choice() allows no other path
 }
 
 class cuda_backend final : public backend {

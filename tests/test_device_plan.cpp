@@ -115,10 +115,7 @@ TEST(DevicePlan, ByteSizes) {
 TEST(RowLayout, SegmentOrderIsStableAndBatchesNeverMixSegments) {
   temp_dir tmp;
   std::mt19937_64 rng(3);
-  testing::instance_options o;
-  o.users = 1037;
-  o.tasks = 5;
-  o.segments = 4;
+  testing::instance_options o = testing::sized(1037, 5, 4);
   const auto in = testing::random_instance(rng, o);
   const problem p = testing::load_instance(tmp, in);
   for (std::int64_t batch : {1, 7, 100, 1037, 5000}) {
@@ -164,10 +161,7 @@ TEST(RowLayout, PackedRowsAreTheUsersRowsInSegmentOrder) {
   for (dtype type : {dtype::f32, dtype::f64}) {
     temp_dir tmp;
     std::mt19937_64 rng(5);
-    testing::instance_options o;
-    o.users = 301;
-    o.tasks = 9;
-    o.segments = 3;
+    testing::instance_options o = testing::sized(301, 9, 3);
     const auto in = testing::random_instance(rng, o);
     const problem p = testing::load_instance(tmp, in, type);
     const row_layout l = make_row_layout(p, 50);

@@ -146,10 +146,7 @@ TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
   REQUIRE_DEVICE();
   const gpu_case& c = GetParam();
   std::mt19937_64 rng(std::hash<std::string>{}(c.name));
-  testing::instance_options o;
-  o.users = c.users;
-  o.tasks = c.tasks;
-  o.segments = c.segments;
+  testing::instance_options o = testing::sized(c.users, c.tasks, c.segments);
   o.zero_rows = 0.05;
   temp_dir tmp;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
@@ -178,10 +175,7 @@ TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
   REQUIRE_DEVICE();
   temp_dir tmp;
   std::mt19937_64 rng(99);
-  testing::instance_options o;
-  o.users = 20000;
-  o.tasks = 24;
-  o.segments = 3;
+  testing::instance_options o = testing::sized(20000, 24, 3);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
   auto gpu = make_backend("cuda", p);
@@ -210,10 +204,7 @@ TEST(Gpu, DeviceSwarmFollowsTheCpuSwarmBitForBit) {
   REQUIRE_DEVICE();
   temp_dir tmp;
   std::mt19937_64 rng(5);
-  testing::instance_options o;
-  o.users = 10;
-  o.tasks = 37;
-  o.segments = 3;
+  testing::instance_options o = testing::sized(10, 37, 3);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto gpu = make_backend("cuda", p);
   ASSERT_NE(gpu->device_swarm(), nullptr);
@@ -244,10 +235,7 @@ TEST(Gpu, StreamedMatchesResident) {
   REQUIRE_DEVICE();
   temp_dir tmp;
   std::mt19937_64 rng(17);
-  testing::instance_options o;
-  o.users = 30011;
-  o.tasks = 29;
-  o.segments = 4;
+  testing::instance_options o = testing::sized(30011, 29, 4);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o), dtype::f64);
   for (const char* path : {"fused", "cublas"}) {
     auto resident = make_backend("cuda", p, cuda_options(path));
@@ -275,9 +263,8 @@ TEST(Gpu, OutOfMemoryHalvesTheBatchAndCarriesOn) {
   REQUIRE_DEVICE();
   temp_dir tmp;
   std::mt19937_64 rng(23);
-  testing::instance_options o;
-  o.users = 400000;  // resident, F, A and H alone take about 100 MiB; a small streamed batch fits in 40
-  o.tasks = 16;
+  // resident, F, A and H alone take about 100 MiB; a small streamed batch fits in 40
+  testing::instance_options o = testing::sized(400000, 16);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
   // Leave about 40 MiB free, then promise the driver far more: its allocations fail and it
@@ -312,10 +299,8 @@ TEST(Gpu, CliSolveStreamsUnderADeviceMemoryCap) {
   REQUIRE_DEVICE();
   temp_dir tmp;
   std::mt19937_64 rng(31);
-  testing::instance_options o;
-  o.users = 400000;  // F and A alone: 400k x 40 x 8 bytes = 122 MiB, over the 64 MiB cap
-  o.tasks = 40;
-  o.segments = 2;
+  // F and A alone: 400k x 40 x 8 bytes = 122 MiB, over the 64 MiB cap
+  testing::instance_options o = testing::sized(400000, 40, 2);
   testing::write_bundle(tmp / "b", testing::random_instance(rng, o));
   const std::string common = "solve --problem " + tmp / "b" + " --tau 1 --beta 0 --iterations 5 --particles 32 --json --quiet";
   const auto cuda = testing::run_cli(common + " --backend cuda --device-memory 64M --out " + tmp / "gpu");
@@ -335,9 +320,7 @@ TEST(Gpu, BoundMatchesTheCpuBound) {
   REQUIRE_DEVICE();
   temp_dir tmp;
   std::mt19937_64 rng(7);
-  testing::instance_options o;
-  o.users = 3000;
-  o.tasks = 17;
+  testing::instance_options o = testing::sized(3000, 17);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
   auto gpu = make_backend("cuda", p);

@@ -31,6 +31,14 @@ int instance::segments() const {
   return std::max(s, 1);
 }
 
+instance_options sized(std::int64_t users, std::int64_t tasks, int segments) {
+  instance_options o;
+  o.users = users;
+  o.tasks = tasks;
+  o.segments = segments;
+  return o;
+}
+
 instance random_instance(std::mt19937_64& rng, const instance_options& o) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
   instance in;

@@ -47,6 +47,8 @@ struct instance_options {
 };
 
 instance random_instance(std::mt19937_64& rng, const instance_options& o);
+// Options of that size, the rest at their defaults.
+instance_options sized(std::int64_t users, std::int64_t tasks, int segments = 1);
 
 // Writes a bundle folder; F and A in `type` (f32 or f64).
 void write_bundle(const std::string& dir, const instance& in, dtype type = dtype::f32);
