@@ -86,7 +86,10 @@ class cuda_backend final : public backend {
                               std::to_string(k_max_shared_tasks));
     if (o.particles < 1) throw input_error("CUDA backend: particles must be >= 1");
     ATTN_CUBLAS_CHECK(cublasSetStream(blas_.get(), stream_.get()));
-    ATTN_CUBLAS_CHECK(cublasSetMathMode(blas_.get(), o.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+    // Without --tf32, the default mode: FP32 kept in full (cuBLAS never goes below the
+    // precision asked for there), the same setting as the PyTorch baseline's allow_tf32 =
+    // False; the pedantic mode would give up faster kernels for no extra precision in SGEMM.
+    ATTN_CUBLAS_CHECK(cublasSetMathMode(blas_.get(), o.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     cudaDeviceProp prop{};
     ATTN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
     std::size_t free_b = 0, total_b = 0;
@@ -178,21 +181,17 @@ class cuda_backend final : public backend {
         }
       }
     });
-    std::vector<double> lv(lv_.size());
-    std::vector<std::int64_t> idle(idle_.size());
-    lv_.download(lv.data(), lv.size(), stream_.get());
-    idle_.download(idle.data(), idle.size(), stream_.get());
-    stream_.sync();
     const int mm = m();
-    rep.load.assign(mm, 0.0);
-    rep.value.assign(mm, 0.0);
-    for (int b = 0; b < k_row_blocks; ++b) {
-      for (int j = 0; j < mm; ++j) {
-        rep.load[j] += lv[static_cast<std::size_t>(b) * 2 * mm + j];
-        rep.value[j] += lv[static_cast<std::size_t>(b) * 2 * mm + mm + j];
-      }
-      rep.idle_users += idle[b];
-    }
+    sums_.poison(stream_.get());
+    idle_sum_.poison(stream_.get());
+    launch_sum_partials(lv_.get(), k_row_blocks, 2 * mm, sums_.get(), stream_.get());
+    launch_sum_partials(idle_.get(), k_row_blocks, 1, idle_sum_.get(), stream_.get());
+    std::vector<double> lv(static_cast<std::size_t>(2 * mm));
+    sums_.download(lv.data(), lv.size(), stream_.get());
+    idle_sum_.download(&rep.idle_users, 1, stream_.get());
+    stream_.sync();
+    rep.load.assign(lv.begin(), lv.begin() + mm);
+    rep.value.assign(lv.begin() + mm, lv.end());
     for (int j = 0; j < mm; ++j) {
       rep.utilization += rep.value[j];
       rep.served += capacity_factor(p_.capacity[j], rep.load[j]) * rep.value[j];
@@ -209,17 +208,15 @@ class cuda_backend final : public backend {
       launch_dual_pass(b.d_f, b.d_a, b.d_mass, b.batch->rows, mm, lambda_.get(), gamma, partials_.get(), k_row_blocks,
                        stream_.get());
     });
-    std::vector<double> part(partials_.size());
-    partials_.download(part.data(), part.size(), stream_.get());
+    sums_.poison(stream_.get());
+    launch_sum_partials(partials_.get(), k_row_blocks, mm + 2, sums_.get(), stream_.get());
+    std::vector<double> part(static_cast<std::size_t>(mm + 2));
+    sums_.download(part.data(), part.size(), stream_.get());
     stream_.sync();
     dual_sums d;
-    d.soft_load.assign(mm, 0.0);
-    for (int b = 0; b < k_row_blocks; ++b) {
-      const double* pb = part.data() + static_cast<std::size_t>(b) * (mm + 2);
-      d.exact += pb[0];
-      d.smooth += pb[1];
-      for (int j = 0; j < mm; ++j) d.soft_load[j] += pb[2 + j];
-    }
+    d.exact = part[0];
+    d.smooth = part[1];
+    d.soft_load.assign(part.begin() + 2, part.end());
     return d;
   }
 
@@ -277,6 +274,8 @@ class cuda_backend final : public backend {
     idle_ = device_buffer<std::int64_t>(k_row_blocks);
     lambda_ = device_buffer<double>(m);
     partials_ = device_buffer<double>(static_cast<std::size_t>(k_row_blocks) * (m + 2));
+    sums_ = device_buffer<double>(2 * m + 2);  // the partials' sums: [L | V], or the dual pass's M + 2
+    idle_sum_ = device_buffer<std::int64_t>(1);
     // the report's top-k staging, so that no report allocates (and so none runs out of memory)
     const std::size_t staged = static_cast<std::size_t>(std::min<std::int64_t>(k_report_rows, p_.users));
     const std::size_t most_k = static_cast<std::size_t>(std::min<std::int64_t>(k_max_topk, p_.tasks));
@@ -290,8 +289,9 @@ class cuda_backend final : public backend {
     rows_.reset();
     for (auto* f : {&h_, &r_, &e32_, &den_, &t_, &topk_share_}) *f = device_buffer<float>();
     topk_task_ = device_buffer<std::int32_t>();
-    for (auto* d : {&policies_, &e64_, &acc_, &expw_, &lv_, &lambda_, &partials_}) *d = device_buffer<double>();
+    for (auto* d : {&policies_, &e64_, &acc_, &expw_, &lv_, &lambda_, &partials_, &sums_}) *d = device_buffer<double>();
     idle_ = device_buffer<std::int64_t>();
+    idle_sum_ = device_buffer<std::int64_t>();
     ATTN_CUBLAS_CHECK(cublasSetWorkspace(blas_.get(), nullptr, 0));
     cublas_workspace_ = device_buffer<unsigned char>();
   }
@@ -346,8 +346,8 @@ class cuda_backend final : public backend {
   device_buffer<unsigned char> cublas_workspace_;
   device_buffer<float> h_, r_, e32_, den_, t_, topk_share_;
   device_buffer<std::int32_t> topk_task_;
-  device_buffer<double> policies_, e64_, acc_, expw_, lv_, lambda_, partials_;
-  device_buffer<std::int64_t> idle_;
+  device_buffer<double> policies_, e64_, acc_, expw_, lv_, lambda_, partials_, sums_;
+  device_buffer<std::int64_t> idle_, idle_sum_;
   std::optional<shape> shape_;
   detail::cuda_swarm_state swarm_{stream_.get()};
 };

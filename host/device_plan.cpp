@@ -27,9 +27,10 @@ std::size_t fixed_device_bytes(const device_plan_inputs& in) {
   const std::size_t accumulators = p * 2 * m * 8;                        // [L | V] per policy
   const std::size_t report = static_cast<std::size_t>(k_row_blocks) * (2 * m + 1) * 8 + s * m * 8;
   const std::size_t dual = static_cast<std::size_t>(k_row_blocks) * (m + 2) * 8 + m * 8;
+  const std::size_t sums = (2 * m + 2) * 8 + 8;  // the partials added on the device
   const std::size_t topk = static_cast<std::size_t>(k_report_rows) * static_cast<std::size_t>(in.topk) * 8;
   const std::size_t swarm = p * s * m * 8 * 4 + p * 8 * 3;  // x, v, pbest, f; values and index
-  return policies + accumulators + report + dual + topk + swarm + k_cublas_workspace_bytes;
+  return policies + accumulators + report + dual + sums + topk + swarm + k_cublas_workspace_bytes;
 }
 
 std::size_t workspace_bytes_per_row(const device_plan_inputs& in) {

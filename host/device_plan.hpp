@@ -19,7 +19,8 @@ constexpr std::int64_t k_max_batch_rows = std::int64_t{1} << 20;
 constexpr std::int64_t k_min_batch_rows = 256;
 // Users per launch of the report kernel (its top-k output is staged per launch).
 constexpr std::int64_t k_report_rows = 16384;
-// Blocks of the row kernels (report, dual pass): also the number of partials the host adds.
+// Blocks of the row kernels (report, dual pass): also the rows of partials that
+// launch_sum_partials adds on the device.
 constexpr int k_row_blocks = 1024;
 // The cuBLAS workspace the driver hands to cuBLAS, counted in the budget.
 constexpr std::size_t k_cublas_workspace_bytes = std::size_t{4} << 20;

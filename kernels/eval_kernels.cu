@@ -1,5 +1,10 @@
 // Launchers of the evaluation kernels (kernels/row_kernels.cuh): block shapes, shared memory
-// and the instantiation that fits the number of tasks.
+// and the instantiation that fits the number of tasks; and the sum of the row kernels' block
+// partials: one block of k_sum_threads per column, thread t adding rows t, t + k_sum_threads,
+// ... in order, then cub::BlockReduce over the threads (CUB's fixed tree, so the sums are the
+// same in every run and no atomic is used).
+#include <cub/block/block_reduce.cuh>
+
 #include <algorithm>
 #include <stdexcept>
 #include <type_traits>
@@ -26,6 +31,26 @@ int elementwise_blocks(std::int64_t total) {
 // Blocks of `warps` warps for one warp per user, at most `most`.
 int row_blocks(std::int64_t rows, int warps, int most) {
   return static_cast<int>(std::min<std::int64_t>((rows + warps - 1) / warps, most));
+}
+
+constexpr int k_sum_threads = 256;
+
+template <typename T>
+__global__ void sum_partials_kernel(const T* partials, int rows, int width, T* out) {
+  using block_sum = cub::BlockReduce<T, k_sum_threads>;
+  __shared__ typename block_sum::TempStorage temp;
+  const int c = blockIdx.x;
+  T sum = 0;
+  for (int b = threadIdx.x; b < rows; b += k_sum_threads) sum += partials[static_cast<std::size_t>(b) * width + c];
+  const T total = block_sum(temp).Sum(sum);
+  if (threadIdx.x == 0) out[c] = total;
+}
+
+template <typename T>
+void sum_partials(const T* d_partials, int rows, int width, T* d_out, cudaStream_t s) {
+  if (width <= 0) return;
+  sum_partials_kernel<T><<<width, k_sum_threads, 0, s>>>(d_partials, rows, width, d_out);
+  ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace
@@ -91,6 +116,14 @@ void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, 
         d_f, d_a, d_mass, rows, m, d_lambda, gamma, d_partials);
   });
   ATTN_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_sum_partials(const double* d_partials, int rows, int width, double* d_out, cudaStream_t s) {
+  sum_partials(d_partials, rows, width, d_out, s);
+}
+
+void launch_sum_partials(const std::int64_t* d_partials, int rows, int width, std::int64_t* d_out, cudaStream_t s) {
+  sum_partials(d_partials, rows, width, d_out, s);
 }
 
 }  // namespace attnswarm

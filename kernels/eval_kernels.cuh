@@ -47,4 +47,10 @@ void launch_report(const float* d_f, const float* d_a, const double* d_mass, std
 void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
                       const double* d_lambda, double gamma, double* d_partials, int blocks, cudaStream_t s);
 
+// d_out[c] = sum over b < rows of d_partials[b * width + c], for c < width: the row kernels'
+// block partials (d_lv, d_idle, d_partials above) added on the device with CUB's block
+// reduction, one block per column, in a fixed order (the same sums in every run).
+void launch_sum_partials(const double* d_partials, int rows, int width, double* d_out, cudaStream_t s);
+void launch_sum_partials(const std::int64_t* d_partials, int rows, int width, std::int64_t* d_out, cudaStream_t s);
+
 }  // namespace attnswarm

@@ -10,7 +10,8 @@
 // by lane, in registers up to 128 tasks (lane_values<R>) and in a per-warp slab of shared
 // memory past that, so nothing is atomic; at the end a block adds its warps in
 // order into its own partial in global memory (one writer per partial, batches in order),
-// and the host adds the partials in block order: the same sums in every run. The
+// and launch_sum_partials (kernels/eval_kernels.cu, CUB) adds the partials in a fixed order:
+// the same sums in every run. The
 // elementwise kernels (policy_exp, inverse_density, chunk_reduce_scale) give one thread to one
 // element.
 // The matrix products of the cuBLAS path are issued by the host driver between them; the

@@ -112,6 +112,13 @@ void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, const shap
       EXPECT_TRUE(close(got.load[j], want.load[j], 1e-10)) << "load " << j;
       EXPECT_TRUE(close(got.value[j], want.value[j], 1e-10)) << "value " << j;
     }
+    if (q == 1) {  // no atomics, partials added in a fixed order: the same sums every run
+      const policy_report again = gpu.report(w.data() + q * p.dims(), s, k);
+      EXPECT_EQ(again.load, got.load);
+      EXPECT_EQ(again.value, got.value);
+      EXPECT_EQ(again.served, got.served);
+      EXPECT_EQ(again.idle_users, got.idle_users);
+    }
     ASSERT_EQ(got.topk_task.size(), want.topk_task.size());
     for (std::size_t e = 0; e < got.topk_task.size(); ++e) {
       EXPECT_TRUE(close(got.topk_share[e], want.topk_share[e], 1e-6)) << e;
@@ -139,6 +146,10 @@ void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, const shap
     EXPECT_TRUE(close(got.exact, want.exact, 1e-10));
     EXPECT_TRUE(close(got.smooth, want.smooth, 1e-10));
     for (std::int64_t j = 0; j < p.tasks; ++j) EXPECT_TRUE(close(got.soft_load[j], want.soft_load[j], 1e-9, 1e-12));
+    const dual_sums again = gpu.dual_pass(lambda.data(), gamma);
+    EXPECT_EQ(again.exact, got.exact);
+    EXPECT_EQ(again.smooth, got.smooth);
+    EXPECT_EQ(again.soft_load, got.soft_load);
   }
 }
 
