@@ -15,26 +15,48 @@ void check_backend_choice(const std::string& which, const backend_options& o) {
   if (which == "cpu" && o.tf32) throw input_error("--tf32 needs the CUDA backend (--backend cuda or auto)");
   if (o.eval_path != "auto" && o.eval_path != "fused" && o.eval_path != "cublas")
     throw input_error("--eval-path: unknown path '" + o.eval_path + "' (expected auto, fused or cublas)");
+  if (o.device < -1) throw input_error("--device: must be a CUDA device index >= 0");
+  if (which == "cpu" && o.device >= 0) throw input_error("--device needs the CUDA backend (--backend cuda or auto)");
 }
+
+namespace {
+
+// The device o.device asks for (the first when none is named). Throws unavailable_error when
+// it is not there, listing what is.
+int chosen_device(const device_inventory& inv, const backend_options& o) {
+  if (o.device < 0) return inv.devices.front().index;
+  for (const device_info& d : inv.devices)
+    if (d.index == o.device) return d.index;
+  std::string there;
+  for (const device_info& d : inv.devices) there += (there.empty() ? "" : ", ") + std::to_string(d.index) + " " + d.name;
+  throw unavailable_error("--device " + std::to_string(o.device) + ": no such CUDA device (this machine has " +
+                          std::to_string(inv.devices.size()) + ": " + there + ")");
+}
+
+}  // namespace
 
 std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o) {
   check_backend_choice(which, o);
   if (which == "cpu") return make_cpu_backend(p, o.threads);
   const device_inventory inv = probe_devices();
   if (which == "cuda" && inv.devices.empty()) throw unavailable_error("--backend cuda: " + inv.note);
+  if (o.device >= 0 && inv.devices.empty()) throw unavailable_error("--device " + std::to_string(o.device) + ": " + inv.note);
 #ifdef ATTNSWARM_WITH_CUDA
   if (!inv.devices.empty()) {
-    const int device = inv.devices.front().index;
+    const int device = chosen_device(inv, o);
     if (which == "cuda") return make_cuda_backend(p, device, o);
     // auto: a device counts as usable when the shared math runs on it and agrees with the
     // host (a build without code for its architecture fails here), and the CUDA backend
     // takes the problem (at most k_max_shared_tasks tasks, memory).
-    if (run_device_selftest(device).empty()) {
+    const std::string selftest = run_device_selftest(device);
+    if (selftest.empty()) {
       try {
         return make_cuda_backend(p, device, o);
       } catch (const unavailable_error&) {
-        if (o.tf32) throw;
+        if (o.tf32 || o.device >= 0) throw;
       }
+    } else if (o.device >= 0) {
+      throw unavailable_error("--device " + std::to_string(o.device) + ": the device failed its self-test: " + selftest);
     }
   }
 #endif

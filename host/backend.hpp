@@ -61,6 +61,8 @@ class backend {
 
 struct backend_options {
   int threads = 0;    // CPU threads (0 = all cores)
+  // CUDA: the device, by CUDA's index (after CUDA_VISIBLE_DEVICES); -1 = the first one.
+  int device = -1;
   bool tf32 = false;  // CUDA: let the batched products use TF32 tensor cores
   // CUDA: the most policies one batched evaluation holds at once (more are evaluated in
   // groups of this many); sizes the device workspace.
@@ -74,9 +76,12 @@ struct backend_options {
 
 // "cpu", "cuda" or "auto": auto takes the CUDA backend when CUDA is compiled in, a device is
 // present and its shared-math self-test passes, else the CPU reference. Throws
-// unavailable_error when "cuda" cannot be had, with the reason.
+// unavailable_error when "cuda" cannot be had, or when o.device names a device that is not
+// there (auto included: a device asked for by number is never silently swapped for the CPU),
+// with the reason.
 std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o = {});
-// The checks of make_backend() that need no problem (backend name, --tf32, --eval-path), so
+// The checks of make_backend() that need no problem (backend name, --tf32, --eval-path,
+// --device), so
 // that a command line can be rejected before a problem is loaded. Throws input_error.
 void check_backend_choice(const std::string& which, const backend_options& o);
 

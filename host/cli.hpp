@@ -35,9 +35,10 @@ struct common_flags {
 // --problem, --threads, --json and --quiet, the same on every subcommand that has them.
 void add_common_options(CLI::App* cmd, common_flags& c);
 
-// --backend, --tf32, --device-memory and --eval-path: where the numbers are computed.
+// --backend, --device, --tf32, --device-memory and --eval-path: where the numbers are computed.
 struct backend_flags {
   std::string backend = "auto";
+  int device = -1;  // -1: the first CUDA device
   bool tf32 = false;
   std::string device_memory;  // empty: 90% of the device's free memory
   std::string eval_path = "auto";

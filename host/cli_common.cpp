@@ -32,6 +32,8 @@ void add_common_options(CLI::App* cmd, common_flags& c) {
 void add_backend_options(CLI::App* cmd, backend_flags& b) {
   cmd->add_option("--backend", b.backend, "auto (CUDA when a device is usable, else CPU), cpu or cuda")
       ->capture_default_str();
+  cmd->add_option("--device", b.device,
+                  "CUDA: the device to run on, by CUDA's index (after CUDA_VISIBLE_DEVICES; default: the first)");
   cmd->add_flag("--tf32", b.tf32, "CUDA: cuBLAS products on TF32 tensor cores (faster, less exact)");
   cmd->add_option("--device-memory", b.device_memory,
                   "CUDA: device memory the driver may use, e.g. 64M or 20G (default: 90% of what is free); "
@@ -43,6 +45,7 @@ void add_backend_options(CLI::App* cmd, backend_flags& b) {
 backend_options check_backend_flags(const backend_flags& b, int threads, int particles) {
   backend_options o;
   o.threads = threads;
+  o.device = b.device;
   o.tf32 = b.tf32;
   o.particles = particles;
   o.eval_path = b.eval_path;

@@ -286,6 +286,21 @@ TEST(CliMisc, CudaBackendWithoutADeviceIsAClearError) {
   EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
 }
 
+TEST(CliMisc, ADeviceThatIsNotThereIsAClearError) {
+  const auto info = json::parse(run_cli("info --json").out);
+  temp_dir tmp;
+  ASSERT_EQ(run_cli("generate --users 10 --tasks 3 --out " + (tmp / "b")).exit_code, 0);
+  // auto does not trade a device asked for by number for the CPU
+  const std::string missing = std::to_string(info["devices"].size());
+  const auto r = run_cli("solve --iterations 1 --device " + missing + " --problem " + (tmp / "b"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--device " + missing), std::string::npos) << r.err;
+  const std::string why = !info["cuda_compiled"]      ? "CUDA was not compiled in"
+                          : info["devices"].empty() ? "no usable CUDA device"
+                                                    : "no such CUDA device";
+  EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+}
+
 TEST(CliMisc, BadOptionsExitTwo) {
   EXPECT_EQ(run_cli("solve --topology star --iterations 1").exit_code, 2);
   EXPECT_EQ(run_cli("solve --tau 0").exit_code, 2);
@@ -296,6 +311,8 @@ TEST(CliMisc, BadOptionsExitTwo) {
   for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
            {"solve --backend gpu", "--backend"},
            {"solve --backend cpu --tf32", "--tf32"},
+           {"solve --backend cpu --device 0", "--device"},
+           {"eval --device -2", "--device"},
            {"solve --eval-path tensor", "--eval-path"},
            {"solve --device-memory 12X", "--device-memory"},
            {"eval --device-memory 0", "--device-memory"},
