@@ -10,6 +10,7 @@
 
 #include "bound.hpp"
 #include "backend.hpp"
+#include "report_errors.hpp"
 
 using namespace attnswarm;
 
@@ -23,54 +24,55 @@ int main(int argc, char** argv) {
   std::string which = "cpu";
   app.add_option("--backend", which, "cpu or cuda")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  const problem p = load_problem(dir);
-  backend_options bo;
-  bo.threads = threads;
-  bo.particles = particles;
-  auto b = make_backend(which, p, bo);
-  const auto now = [] { return std::chrono::steady_clock::now(); };
-  const auto secs = [](auto a, auto z) { return std::chrono::duration<double>(z - a).count(); };
+  return bench::report_errors("bench_bound", [&] {
+    const problem p = load_problem(dir);
+    backend_options bo;
+    bo.threads = threads;
+    bo.particles = particles;
+    auto b = make_backend(which, p, bo);
+    const auto now = [] { return std::chrono::steady_clock::now(); };
+    const auto secs = [](auto a, auto z) { return std::chrono::duration<double>(z - a).count(); };
 
-  std::vector<double> w(static_cast<std::size_t>(particles * p.dims()));
-  for (std::size_t k = 0; k < w.size(); ++k) w[k] = std::sin(1.0 + 0.3 * static_cast<double>(k));
-  b->set_shape(shape{});
-  std::vector<double> served(particles);
-  b->evaluate(w.data(), particles, served.data());  // warm-up
-  std::vector<double> t;
-  for (int r = 0; r < 5; ++r) {
-    const auto a = now();
-    b->evaluate(w.data(), particles, served.data());
-    t.push_back(secs(a, now()));
-  }
-  std::sort(t.begin(), t.end());
-  const double swarm_iteration = t[2];
+    std::vector<double> w(static_cast<std::size_t>(particles * p.dims()));
+    for (std::size_t k = 0; k < w.size(); ++k) w[k] = std::sin(1.0 + 0.3 * static_cast<double>(k));
+    b->set_shape(shape{});
+    std::vector<double> served(particles);
+    b->evaluate(w.data(), particles, served.data());  // warm-up
+    std::vector<double> t;
+    for (int r = 0; r < 5; ++r) {
+      const auto a = now();
+      b->evaluate(w.data(), particles, served.data());
+      t.push_back(secs(a, now()));
+    }
+    std::sort(t.begin(), t.end());
+    const double swarm_iteration = t[2];
 
-  bound_options tight;
-  tight.tolerance = 1e-6;
-  tight.iterations = 100000;
-  const double limit = compute_bound(p, *b, tight).upper_bound;
+    bound_options tight;
+    tight.tolerance = 1e-6;
+    tight.iterations = 100000;
+    const double limit = compute_bound(p, *b, tight).upper_bound;
 
-  bound_options o;
-  double within = -1.0;
-  const auto start = now();
-  o.on_pass = [&](int, double best) {
-    if (within < 0.0 && best <= limit * (1.0 + 1e-3)) within = secs(start, now());
-  };
-  const bound_result r = compute_bound(p, *b, o);
+    bound_options o;
+    double within = -1.0;
+    const auto start = now();
+    o.on_pass = [&](int, double best) {
+      if (within < 0.0 && best <= limit * (1.0 + 1e-3)) within = secs(start, now());
+    };
+    const bound_result r = compute_bound(p, *b, o);
 
-  nlohmann::ordered_json j;
-  j["backend"] = b->name();
-  j["device"] = b->device_description();
-  j["users"] = p.users;
-  j["tasks"] = p.tasks;
-  j["particles"] = particles;
-  j["swarm_iteration_s"] = swarm_iteration;
-  j["bound_limit"] = limit;
-  j["bound_default"] = r.upper_bound;
-  j["bound_default_s"] = r.elapsed_s;
-  j["bound_default_passes"] = r.passes;
-  j["within_0.1pct_s"] = within;
-  j["within_0.1pct_in_swarm_iterations"] = within / swarm_iteration;
-  std::cout << j.dump(2) << std::endl;
-  return 0;
+    nlohmann::ordered_json j;
+    j["backend"] = b->name();
+    j["device"] = b->device_description();
+    j["users"] = p.users;
+    j["tasks"] = p.tasks;
+    j["particles"] = particles;
+    j["swarm_iteration_s"] = swarm_iteration;
+    j["bound_limit"] = limit;
+    j["bound_default"] = r.upper_bound;
+    j["bound_default_s"] = r.elapsed_s;
+    j["bound_default_passes"] = r.passes;
+    j["within_0.1pct_s"] = within;
+    j["within_0.1pct_in_swarm_iterations"] = within / swarm_iteration;
+    std::cout << j.dump(2) << std::endl;
+  });
 }

@@ -6,60 +6,113 @@
 # memcheck and racecheck on the GPU tests at small sizes, the evaluation benchmarks (CPU
 # reference, fused, cuBLAS, PyTorch, side by side on one bundle) and the bound benchmark, then
 # prints the table of bench/gpu_summary.py. Logs and JSON go to $OUT.
+# Every step runs under a time limit cut to what is left of GPU_CHECK_BUDGET_S (default 480 s,
+# under the call's 540), so that a step that hangs costs its own figures, not the ones after
+# it, and the summary is always printed. Each step's seconds go to $OUT/steps.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/attnswarm-gpu-check}
 mkdir -p "$OUT"
+budget=${GPU_CHECK_BUDGET_S:-480}
+reserve=15  # kept back for the summary
+started=$SECONDS
 status=0
-step() { echo "== $*"; }
 
-step "unpack Debian packages"
-prefix=/tmp/attnswarm-debroot
-for f in .debs/*.deb; do dpkg -x "$f" "$prefix"; done
-lib=$prefix/usr/lib/x86_64-linux-gnu
+# step NAME LIMIT_S FUNCTION [ARGS...]: runs one of the functions below in a child bash under
+# min(LIMIT_S, what the budget has left), and notes its seconds and verdict.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local left=$((budget - reserve - (SECONDS - started)))
+  ((limit > left)) && limit=$left
+  if ((limit < 5)); then
+    echo "$name: skipped, the time budget is spent" | tee -a "$OUT/steps.txt"
+    status=1
+    return 1
+  fi
+  echo "== $name (at most ${limit} s)"
+  local t0=$SECONDS rc=0
+  timeout --kill-after=5 "$limit" bash -c '"$@"' step "$@" || rc=$?
+  local verdict="ok"
+  if ((rc == 124 || rc == 137)); then verdict="TIMED OUT"; elif ((rc != 0)); then verdict="failed (exit $rc)"; fi
+  echo "$name: $((SECONDS - t0)) s, $verdict" | tee -a "$OUT/steps.txt"
+  ((rc != 0)) && status=1
+  return $rc
+}
+
+export OUT prefix=/tmp/attnswarm-debroot
+export lib=$prefix/usr/lib/x86_64-linux-gnu
 export CPATH=$prefix/usr/include:$prefix/usr/include/x86_64-linux-gnu/openblas-pthread
 export LIBRARY_PATH=$lib:$lib/openblas-pthread
 export LD_LIBRARY_PATH=$lib:$lib/openblas-pthread:${LD_LIBRARY_PATH:-}
 export PKG_CONFIG_PATH=$lib/pkgconfig
 export PATH=/usr/local/cuda/bin:$PATH
+export bundle=/tmp/attnswarm-bench-10m small_bundle=/tmp/attnswarm-bench-200k
+: >"$OUT/steps.txt"
+
+unpack() { for f in .debs/*.deb; do dpkg -x "$f" "$prefix" || return 1; done; }
+build() {
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DCMAKE_PREFIX_PATH="$prefix/usr" -DBLAS_LIBRARIES="$lib/openblas-pthread/libopenblas.so" \
+    -DATTNSWARM_REQUIRE_CLP=OFF >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; return 1; }
+  cmake --build build-gpu -j 16 >"$OUT/build.log" 2>&1 ||
+    { grep -m 20 -E "error|Error" "$OUT/build.log"; tail -20 "$OUT/build.log"; return 1; }
+}
+info() { ./build-gpu/attnswarm info --json | tee "$OUT/info.json"; }
+tests() {
+  ctest --test-dir build-gpu --output-on-failure --timeout 90 -j 8 >"$OUT/ctest.log" 2>&1
+  local rc=$?
+  grep -E "tests passed|tests failed|\(Failed\)|\(Timeout\)|Not Run" "$OUT/ctest.log" | tail -25
+  echo "$(grep -c "(Skipped)" "$OUT/ctest.log") skipped (reasons in ctest.log)"
+  return $rc
+}
+# On a gVisor machine compute-sanitizer refuses the device (the device tool's KINDS.md): that
+# is said and is not a failure of ours; any error it finds is.
+sanitize() {
+  local small='Kernels/GpuVsCpu.*odd_tasks:Kernels/GpuVsCpu.*one_user:Kernels/GpuVsCpu.*one_task:Kernels/GpuVsCpu.*no_users:Gpu.SharedMath*:Gpu.DeviceSwarm*'
+  command -v compute-sanitizer >/dev/null || { echo "$1: compute-sanitizer is not on the PATH here"; return 0; }
+  local rc=0
+  compute-sanitizer --tool "$1" --error-exitcode 3 ./build-gpu/tests/attnswarm_gpu_tests --gtest_filter="$small" \
+    >"$OUT/sanitizer-$1.log" 2>&1 || rc=$?
+  if ((rc == 0)); then
+    echo "$1: clean"
+  elif grep -q "Device not supported" "$OUT/sanitizer-$1.log"; then
+    echo "$1: compute-sanitizer does not support this machine's device runtime; not checked"
+    rc=0
+  else
+    tail -20 "$OUT/sanitizer-$1.log"
+  fi
+  return $rc
+}
+generate() { ./build-gpu/attnswarm generate --seed "$1" --out "$2" "${@:3}" | tee "$OUT/generate-$(basename "$2").txt"; }
+# figures go to NAME.json only when the run finished (a cut-off run leaves no half file)
+keep_json() {
+  local name=$1
+  shift
+  "$@" >"$OUT/$name.json.part" && mv "$OUT/$name.json.part" "$OUT/$name.json" && cat "$OUT/$name.json"
+}
+bench() { local name=$1; shift; keep_json "bench_$name" ./build-gpu/bench/bench_eval --problem "$bundle" --particles 256 "$@"; }
+torch_bench() { PYTHONUNBUFFERED=1 keep_json bench_torch python3 bench/torch_baseline.py --problem "$bundle" --particles 256; }
+bound() { keep_json "bound_$1" ./build-gpu/bench/bench_bound --problem "$small_bundle" --backend "$1"; }
+export -f build info tests sanitize generate keep_json bench torch_bench bound unpack
+
+step "unpack Debian packages" 60 unpack || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+step "configure and build (Release, sm_90)" 240 build || exit 1
+step "info" 30 info
+step "tests" 150 tests
+step "compute-sanitizer memcheck" 60 sanitize memcheck
+step "compute-sanitizer racecheck" 60 sanitize racecheck
+# the GPU figures first, so that a short budget loses the CPU's, which can be had here
+step "generate 10M users x 64 tasks" 90 generate 1 "$bundle" --users 10000000 --tasks 64 --segments 8
+step "benchmark fused (P = 256)" 60 bench fused --backend cuda --eval-path fused --reps 5
+step "benchmark cuBLAS (P = 256)" 60 bench cublas --backend cuda --eval-path cublas --reps 5
+step "benchmark PyTorch (P = 256)" 60 torch_bench
+step "benchmark CPU reference, all cores (P = 256)" 90 bench cpu --backend cpu --reps 3 --swarm-iterations 2
+step "generate 200k users x 32 tasks" 30 generate 20261203 "$small_bundle" --users 200000 --tasks 32 --segments 4
+step "bound vs swarm iteration (cuda)" 45 bound cuda
+step "bound vs swarm iteration (cpu)" 45 bound cpu
 
-step "configure and build (Release, sm_90)"
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DCMAKE_PREFIX_PATH="$prefix/usr" -DBLAS_LIBRARIES="$lib/openblas-pthread/libopenblas.so" -DATTNSWARM_REQUIRE_CLP=OFF \
-  >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
-cmake --build build-gpu -j 16 >"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
-
-step "info"
-./build-gpu/attnswarm info --json | tee "$OUT/info.json"
-
-step "tests"
-ctest --test-dir build-gpu --output-on-failure -j 8 >"$OUT/ctest.log" 2>&1 || status=1
-grep -E "tests passed|tests failed|Failed|Skipped" "$OUT/ctest.log" | tail -20
-
-step "compute-sanitizer"
-small='Kernels/GpuVsCpu.*odd_tasks:Kernels/GpuVsCpu.*one_user:Kernels/GpuVsCpu.*one_task:Kernels/GpuVsCpu.*no_users:Gpu.SharedMath*:Gpu.DeviceSwarm*'
-for tool in memcheck racecheck; do
-  compute-sanitizer --tool "$tool" --error-exitcode 3 ./build-gpu/tests/attnswarm_gpu_tests --gtest_filter="$small" \
-    >"$OUT/sanitizer-$tool.log" 2>&1 && echo "$tool: clean" || { echo "$tool: ERRORS"; tail -20 "$OUT/sanitizer-$tool.log"; status=1; }
-done
-
-step "benchmarks: 10M users x 64 tasks, P = 256"
-bundle=/tmp/attnswarm-bench-10m
-./build-gpu/attnswarm generate --users 10000000 --tasks 64 --segments 8 --seed 1 --out "$bundle" | tee "$OUT/generate.txt"
-bench() { local name=$1; shift; ./build-gpu/bench/bench_eval --problem "$bundle" --particles 256 "$@" | tee "$OUT/bench_$name.json"; }
-bench cpu --backend cpu --reps 3 --swarm-iterations 2
-bench fused --backend cuda --eval-path fused --reps 5
-bench cublas --backend cuda --eval-path cublas --reps 5
-PYTHONUNBUFFERED=1 python3 bench/torch_baseline.py --problem "$bundle" --particles 256 | tee "$OUT/bench_torch.json"
-
-step "bound vs swarm iteration: 200k users x 32 tasks x 4 segments"
-small_bundle=/tmp/attnswarm-bench-200k
-./build-gpu/attnswarm generate --users 200000 --tasks 32 --segments 4 --seed 20261203 --out "$small_bundle" >/dev/null
-for b in cpu cuda; do
-  ./build-gpu/bench/bench_bound --problem "$small_bundle" --backend "$b" | tee "$OUT/bound_$b.json"
-done
-
-step "summary"
+echo "== summary ($((SECONDS - started)) s in all)"
 python3 bench/gpu_summary.py "$OUT" | tee "$OUT/summary.txt"
 exit $status
