@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--beta", beta)->capture_default_str();
   std::string which = "cpu", path = "auto";
   app.add_option("--backend", which, "cpu or cuda")->capture_default_str();
-  app.add_option("--eval-path", path, "CUDA: auto, fused or cublas")->capture_default_str();
+  app.add_option("--eval-path", path, "CUDA: auto, fused, tensor or cublas")->capture_default_str();
   int swarm_iterations = 5;
   app.add_option("--swarm-iterations", swarm_iterations, "iterations of the timed swarm (0: none)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -117,6 +117,11 @@ int main(int argc, char** argv) {
       j["fp32_peak_gflops"] = d.fp32_peak_gflops;
       j["batched_eval_vs_fp32_peak"] = d.fp32_peak_gflops > 0.0 ? flops / t_eval / 1e9 / d.fp32_peak_gflops : 0.0;
       j["batched_eval_min_bytes_vs_copy"] = j["batched_eval_min_gbps"].get<double>() / j["copy_gbps"].get<double>();
+      // the tensor path does three TF32 products (3xTF32) for each FMA counted in `flops`
+      j["tf32_tensor_peak_gflops"] = d.tf32_tensor_peak_gflops;
+      j["batched_eval_tf32_products_vs_tensor_peak"] =
+          path == "tensor" && d.tf32_tensor_peak_gflops > 0.0 ? 3.0 * flops / t_eval / 1e9 / d.tf32_tensor_peak_gflops
+                                                              : 0.0;
     }
     std::cout << j.dump() << std::endl;
   });

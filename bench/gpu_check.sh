@@ -4,7 +4,7 @@
 # (after bench/fetch_debs.sh here). It unpacks the Debian packages into a private prefix,
 # builds Release for sm_90, runs the whole test suite (GPU tests included), compute-sanitizer
 # memcheck and racecheck on the GPU tests at small sizes, the evaluation benchmarks (CPU
-# reference, fused, cuBLAS, PyTorch, side by side on one bundle) and the bound benchmark, then
+# reference, fused, tensor, cuBLAS, PyTorch, side by side on one bundle) and the bound benchmark, then
 # prints the table of bench/gpu_summary.py. Logs and JSON go to $OUT.
 # Every step runs under a time limit cut to what is left of GPU_CHECK_BUDGET_S (default 480 s,
 # under the call's 540), so that a step that hangs costs its own figures, not the ones after
@@ -106,12 +106,13 @@ step "compute-sanitizer racecheck" 60 sanitize racecheck
 # the GPU figures first, so that a short budget loses the CPU's, which can be had here
 step "generate 10M users x 64 tasks" 90 generate 1 "$bundle" --users 10000000 --tasks 64 --segments 8
 step "benchmark fused (P = 256)" 60 bench fused --backend cuda --eval-path fused --reps 5
+step "benchmark tensor cores, 3xTF32 (P = 256)" 60 bench tensor --backend cuda --eval-path tensor --reps 5
 step "benchmark cuBLAS (P = 256)" 60 bench cublas --backend cuda --eval-path cublas --reps 5
 step "benchmark PyTorch (P = 256)" 60 torch_bench
-step "benchmark CPU reference, all cores (P = 256)" 90 bench cpu --backend cpu --reps 3 --swarm-iterations 2
 step "generate 200k users x 32 tasks" 30 generate 20261203 "$small_bundle" --users 200000 --tasks 32 --segments 4
 step "bound vs swarm iteration (cuda)" 45 bound cuda
 step "bound vs swarm iteration (cpu)" 45 bound cpu
+step "benchmark CPU reference, all cores (P = 256)" 90 bench cpu --backend cpu --reps 3 --swarm-iterations 2
 
 echo "== summary ($((SECONDS - started)) s in all)"
 python3 bench/gpu_summary.py "$OUT" | tee "$OUT/summary.txt"

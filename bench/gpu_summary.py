@@ -21,8 +21,9 @@ def rel(a, b):
 
 
 def main(out):
-    cpu, fused, cublas, torch = (read(out, f"bench_{n}.json") for n in ("cpu", "fused", "cublas", "torch"))
-    cols = [("CPU", cpu), ("fused", fused), ("cuBLAS", cublas), ("PyTorch", torch)]
+    cpu, fused, tensor, cublas, torch = (read(out, f"bench_{n}.json")
+                                         for n in ("cpu", "fused", "tensor", "cublas", "torch"))
+    cols = [("CPU", cpu), ("fused", fused), ("tensor", tensor), ("cuBLAS", cublas), ("PyTorch", torch)]
     have = [(n, j) for n, j in cols if j]
     if have:
         users, tasks, particles = (have[0][1].get(k) for k in ("users", "tasks", "particles"))
@@ -33,19 +34,21 @@ def main(out):
             f"{j['swarm_iteration_ms']:12.2f}" if j.get("swarm_iteration_ms") else f"{'-':>12}" for _, j in have))
         flops = 2.0 * users * particles * 3 * tasks
         print(f"{'GFLOP/s':30}" + "".join(f"{flops / j['batched_eval_ms'] / 1e6:12.0f}" for _, j in have))
-    for n, j in (("fused", fused), ("cuBLAS", cublas)):
+    for n, j in (("fused", fused), ("tensor", tensor), ("cuBLAS", cublas)):
         if j and j.get("fp32_peak_gflops"):
             print(f"{n}: {100 * j['batched_eval_vs_fp32_peak']:.0f}% of the FP32 peak ({j['fp32_peak_gflops']:.0f} GFLOP/s); "
                   f"H and r read once at {j['batched_eval_min_gbps']:.0f} GB/s = "
                   f"{100 * j['batched_eval_min_bytes_vs_copy']:.0f}% of the copy")
-    if fused and torch:
-        print(f"fused vs PyTorch: {torch['batched_eval_ms'] / fused['batched_eval_ms']:.2f}x faster (goal >= 2x)")
-    if cublas and torch:
-        print(f"cuBLAS vs PyTorch: {torch['batched_eval_ms'] / cublas['batched_eval_ms']:.2f}x faster")
-    if fused and cpu:
-        print(f"fused vs CPU reference ({cpu['threads']} threads): "
-              f"{cpu['batched_eval_ms'] / fused['batched_eval_ms']:.1f}x faster (goal >= 50x)")
-    ref = fused or cublas
+        if j and j.get("batched_eval_tf32_products_vs_tensor_peak"):
+            print(f"{n}: its 3xTF32 products at {100 * j['batched_eval_tf32_products_vs_tensor_peak']:.0f}% of the "
+                  f"dense TF32 tensor peak ({j['tf32_tensor_peak_gflops']:.0f} GFLOP/s)")
+    for n, j in (("fused", fused), ("tensor", tensor), ("cuBLAS", cublas)):
+        if j and torch:
+            print(f"{n} vs PyTorch: {torch['batched_eval_ms'] / j['batched_eval_ms']:.2f}x faster (goal, fastest path: >= 2x)")
+        if j and cpu:
+            print(f"{n} vs CPU reference ({cpu['threads']} threads): "
+                  f"{cpu['batched_eval_ms'] / j['batched_eval_ms']:.1f}x faster (goal >= 50x)")
+    ref = fused or tensor or cublas
     if ref:
         print(f"one-policy evaluation: {ref['one_policy_gbps']:.0f} GB/s of F and A = "
               f"{100 * ref['one_policy_vs_copy']:.0f}% of a device copy at {ref['copy_gbps']:.0f} GB/s (goal >= 90%)"

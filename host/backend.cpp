@@ -13,8 +13,8 @@ void check_backend_choice(const std::string& which, const backend_options& o) {
   if (which != "auto" && which != "cpu" && which != "cuda")
     throw input_error("--backend: unknown backend '" + which + "' (expected auto, cpu or cuda)");
   if (which == "cpu" && o.tf32) throw input_error("--tf32 needs the CUDA backend (--backend cuda or auto)");
-  if (o.eval_path != "auto" && o.eval_path != "fused" && o.eval_path != "cublas")
-    throw input_error("--eval-path: unknown path '" + o.eval_path + "' (expected auto, fused or cublas)");
+  if (o.eval_path != "auto" && o.eval_path != "fused" && o.eval_path != "tensor" && o.eval_path != "cublas")
+    throw input_error("--eval-path: unknown path '" + o.eval_path + "' (expected auto, fused, tensor or cublas)");
   if (o.device < -1) throw input_error("--device: must be a CUDA device index >= 0");
   if (which == "cpu" && o.device >= 0) throw input_error("--device needs the CUDA backend (--backend cuda or auto)");
 }

@@ -70,7 +70,8 @@ struct backend_options {
   // CUDA: device memory the driver may allocate; 0 = 90% of what is free.
   std::size_t device_memory_bytes = 0;
   // CUDA: the batched evaluation's path: "auto" (fused up to 128 tasks without --tf32, else
-  // cuBLAS), "fused" or "cublas".
+  // cuBLAS), "fused" (float32 FMAs), "tensor" (the fused kernel on tensor cores, 3xTF32) or
+  // "cublas".
   std::string eval_path = "auto";
 };
 

@@ -38,7 +38,8 @@ void add_backend_options(CLI::App* cmd, backend_flags& b) {
   cmd->add_option("--device-memory", b.device_memory,
                   "CUDA: device memory the driver may use, e.g. 64M or 20G (default: 90% of what is free); "
                   "a problem larger than this streams from pinned host memory");
-  cmd->add_option("--eval-path", b.eval_path, "CUDA: batched evaluation by auto, fused or cublas")
+  cmd->add_option("--eval-path", b.eval_path,
+                  "CUDA: batched evaluation by auto, fused (FP32), tensor (fused on tensor cores, 3xTF32) or cublas")
       ->capture_default_str();
 }
 

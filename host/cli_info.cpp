@@ -28,7 +28,8 @@ int run_info_cmd(bool json) {
                               {"memory_bytes", d.memory_bytes},
                               {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
                               {"multiprocessors", d.multiprocessors},
-                              {"fp32_peak_gflops", d.fp32_peak_gflops}};
+                              {"fp32_peak_gflops", d.fp32_peak_gflops},
+                              {"tf32_tensor_peak_gflops", d.tf32_tensor_peak_gflops}};
     const std::string err = run_device_selftest(d.index);
     dj["selftest"] = err.empty() ? "passed" : "FAILED: " + err;
     devs.push_back(dj);

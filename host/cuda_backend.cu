@@ -2,8 +2,8 @@
 // rows (host/cuda_row_stream.cuh: resident or streamed, per host/device_plan.hpp), the
 // per-shape matrix H = [G0 | A o G0] and the workspaces of the batched evaluation.
 // Batched evaluation, per user batch (one segment) and per group of up to `particles`
-// policies: H of the batch (resident: once per shape), then either the fused kernel
-// (kernels/fused_eval.cu) or two cuBLAS products (Den = G0 E^T for the whole batch, R = r /
+// policies: H of the batch (resident: once per shape), then either a fused kernel
+// (kernels/fused_eval.cu: float32 FMAs, or tensor cores in 3xTF32) or two cuBLAS products (Den = G0 E^T for the whole batch, R = r /
 // Den, then per chunk of k_chunk_rows users R^T H as one strided-batched SGEMM: the sequence
 // is kernels/chunked_products.hpp, run here on cuBLAS), both writing
 // float32 partials per chunk that one kernel adds in float64 and scales by E.
@@ -66,21 +66,35 @@ std::string mib(std::size_t bytes) { return std::to_string((bytes + (1 << 20) - 
 
 static_assert(device_plan_inputs{}.topk == k_max_topk, "the memory plan stages the report's largest top-k");
 
-bool choose_fused(const std::string& path, bool tf32, std::int64_t m) {
-  if (path == "fused") {
+// The batched evaluation's kernels: fused on float32 FMAs, fused on tensor cores (3xTF32),
+// or the two cuBLAS products.
+enum class eval_kernel { fused, tensor, cublas };
+
+eval_kernel choose_eval_kernel(const std::string& path, bool tf32, std::int64_t m) {
+  if (path == "fused" || path == "tensor") {
     if (m > k_fused_max_tasks)
-      throw input_error("--eval-path fused: " + std::to_string(m) + " tasks; the fused kernel takes at most " +
+      throw input_error("--eval-path " + path + ": " + std::to_string(m) + " tasks; the fused kernels take at most " +
                         std::to_string(k_fused_max_tasks) + " (use --eval-path cublas or auto)");
-    if (tf32) throw input_error("--eval-path fused: --tf32 applies to the cuBLAS path only");
-    return true;
+    if (tf32) throw input_error("--eval-path " + path + ": --tf32 applies to the cuBLAS path only");
+    return path == "fused" ? eval_kernel::fused : eval_kernel::tensor;
   }
-  return path == "auto" && !tf32 && m <= k_fused_max_tasks;  // check_backend_choice() allows no other path
+  // check_backend_choice() allows no other path than auto and cublas here
+  return path == "auto" && !tf32 && m <= k_fused_max_tasks ? eval_kernel::fused : eval_kernel::cublas;
+}
+
+const char* eval_kernel_name(eval_kernel k, bool tf32) {
+  switch (k) {
+    case eval_kernel::fused: return "fused evaluation (FP32)";
+    case eval_kernel::tensor: return "fused evaluation on tensor cores (3xTF32)";
+    case eval_kernel::cublas: return tf32 ? "cuBLAS evaluation (TF32)" : "cuBLAS evaluation (FP32)";
+  }
+  return "?";
 }
 
 class cuda_backend final : public backend {
  public:
   cuda_backend(const problem& p, int device, const backend_options& o)
-      : p_(p), select_(device), fused_(choose_fused(o.eval_path, o.tf32, p.tasks)) {
+      : p_(p), select_(device), eval_(choose_eval_kernel(o.eval_path, o.tf32, p.tasks)) {
     if (p.tasks > k_max_shared_tasks)
       throw unavailable_error("--backend cuda: " + std::to_string(p.tasks) + " tasks; the CUDA backend handles at most " +
                               std::to_string(k_max_shared_tasks));
@@ -92,6 +106,10 @@ class cuda_backend final : public backend {
     ATTN_CUBLAS_CHECK(cublasSetMathMode(blas_.get(), o.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     cudaDeviceProp prop{};
     ATTN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    if (eval_ == eval_kernel::tensor && prop.major < 8)
+      throw unavailable_error("--eval-path tensor: TF32 tensor cores need compute capability 8.0 or newer; " +
+                              std::string(prop.name) + " has " + std::to_string(prop.major) + "." +
+                              std::to_string(prop.minor));
     std::size_t free_b = 0, total_b = 0;
     ATTN_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
 
@@ -107,7 +125,7 @@ class cuda_backend final : public backend {
                    "." + std::to_string(prop.minor) + "; " +
                    (rows_->resident() ? "resident" : "streamed in batches of " + std::to_string(batch_rows_) + " users") +
                    ", " + mib(plan_bytes_) + " of a " + mib(in.budget_bytes) + " budget; " +
-                   (fused_ ? "fused evaluation (FP32)" : o.tf32 ? "cuBLAS evaluation (TF32)" : "cuBLAS evaluation (FP32)") +
+                   eval_kernel_name(eval_, o.tf32) +
                    " (CUDA backend: experimental, not yet validated on a GPU)";
   }
 
@@ -266,7 +284,7 @@ class cuda_backend final : public backend {
     e32_ = device_buffer<float>(s * pc * m);
     e64_ = device_buffer<double>(s * pc * m);
     policies_ = device_buffer<double>(s * pc * m);
-    if (!fused_) den_ = device_buffer<float>(b * pc);
+    if (eval_ == eval_kernel::cublas) den_ = device_buffer<float>(b * pc);
     t_ = device_buffer<float>(static_cast<std::size_t>(chunks_of(plan.batch_rows)) * pc * 2 * m);
     acc_ = device_buffer<double>(pc * 2 * m);
     expw_ = device_buffer<double>(s * m);
@@ -313,10 +331,12 @@ class cuda_backend final : public backend {
         launch_shape_rows(b.d_f, b.d_a, b.d_mass, rows, mm, inv_tau, beta, h_.get(), r_.get(), stream_.get());
       }
       const std::size_t seg = static_cast<std::size_t>(b.batch->segment) * pc * mm;
-      if (fused_)
-        launch_fused_eval(h, r, rows, e32_.get() + seg, pc, mm, t_.get(), stream_.get());
-      else
-        chunked_products(cublas_, h, r, rows, e32_.get() + seg, pc, mm, den_.get(), t_.get());
+      const float* e = e32_.get() + seg;
+      switch (eval_) {
+        case eval_kernel::fused: launch_fused_eval(h, r, rows, e, pc, mm, t_.get(), stream_.get()); break;
+        case eval_kernel::tensor: launch_tensor_eval(h, r, rows, e, pc, mm, t_.get(), stream_.get()); break;
+        case eval_kernel::cublas: chunked_products(cublas_, h, r, rows, e, pc, mm, den_.get(), t_.get()); break;
+      }
       launch_chunk_reduce_scale(t_.get(), static_cast<int>(chunks_of(rows)), e64_.get() + seg, pc, mm, acc_.get(),
                                 stream_.get());
     });
@@ -333,7 +353,7 @@ class cuda_backend final : public backend {
 
   const problem& p_;
   device_select select_;
-  bool fused_;
+  eval_kernel eval_;
   std::string description_;
   detail::cuda_stream stream_;
   detail::cublas_handle blas_;

@@ -17,6 +17,8 @@ struct device_info {
   // The FP32 ceiling: SMs x FP32 lanes per SM x 2 (an FMA) x the boost clock; 0 when the
   // lanes per SM of this compute capability are not known here.
   double fp32_peak_gflops = 0.0;
+  // The dense TF32 tensor-core ceiling the same way (FLOP = 2 per FMA), 0 when not known here.
+  double tf32_tensor_peak_gflops = 0.0;
 };
 
 struct device_inventory {

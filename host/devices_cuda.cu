@@ -24,6 +24,15 @@ int fp32_lanes_per_sm(int major, int minor) {
   return 0;
 }
 
+// Dense TF32 tensor-core FMAs per SM per clock, from NVIDIA's A100 and H100 architecture
+// whitepapers (156 and 494.7 dense TF32 TFLOP/s at their boost clocks); a ceiling that
+// sm_90's wgmma reaches, the mma.sync that wmma compiles to less.
+int tf32_fmas_per_sm(int major, int minor) {
+  if (major == 8 && minor == 0) return 512;
+  if (major == 9 && minor == 0) return 1024;
+  return 0;
+}
+
 }  // namespace
 
 device_inventory probe_devices() {
@@ -43,6 +52,8 @@ device_inventory probe_devices() {
     ATTN_CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, d));
     device_info info{d, prop.name, prop.totalGlobalMem, prop.major, prop.minor, prop.multiProcessorCount, 0.0};
     info.fp32_peak_gflops = 2.0 * prop.multiProcessorCount * fp32_lanes_per_sm(prop.major, prop.minor) * clock_khz * 1e-6;
+    info.tf32_tensor_peak_gflops =
+        2.0 * prop.multiProcessorCount * tf32_fmas_per_sm(prop.major, prop.minor) * clock_khz * 1e-6;
     inv.devices.push_back(info);
   }
   if (count == 0) inv.note = "no CUDA device found";

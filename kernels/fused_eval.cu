@@ -1,9 +1,13 @@
-// Launcher of the fused batched evaluation (kernels/fused_eval_kernel.cuh).
+// Launchers of the fused batched evaluation: on float32 FMAs (kernels/fused_eval_kernel.cuh)
+// and on tensor cores in 3xTF32 (kernels/tensor_eval_kernel.cuh, which needs sm_80 or newer).
+#include <mma.h>
+
 #include <stdexcept>
 
 #include "cuda_check.cuh"
 #include "fused_eval.cuh"
 #include "fused_eval_kernel.cuh"
+#include "tensor_eval_kernel.cuh"
 
 namespace attnswarm {
 
@@ -11,15 +15,14 @@ namespace {
 
 using namespace detail;
 
-template <int NSLAB>
-void launch_slabs(const float* d_h, const float* d_r, std::int64_t rows, const float* d_e, int particles, int m,
-                  float* d_t, cudaStream_t s) {
-  const std::size_t shared = fused_shared_bytes<NSLAB>(m);
-  ATTN_CUDA_CHECK(cudaFuncSetAttribute(fused_eval_kernel<NSLAB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(shared)));
-  const dim3 grid(static_cast<unsigned>(chunks_of(rows)),
-                  static_cast<unsigned>((particles + k_group_particles - 1) / k_group_particles));
-  fused_eval_kernel<NSLAB><<<grid, k_fused_threads, shared, s>>>(d_h, d_r, rows, d_e, particles, m, d_t);
+// Either fused kernel: a block per (chunk of users, group of `group` particles), with
+// `shared` bytes of dynamic shared memory (past 48 KiB by opt-in).
+template <typename Kernel>
+void launch_over_chunks(Kernel kernel, std::size_t shared, int threads, int group, const float* d_h, const float* d_r,
+                        std::int64_t rows, const float* d_e, int particles, int m, float* d_t, cudaStream_t s) {
+  ATTN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)));
+  const dim3 grid(static_cast<unsigned>(chunks_of(rows)), static_cast<unsigned>((particles + group - 1) / group));
+  kernel<<<grid, threads, shared, s>>>(d_h, d_r, rows, d_e, particles, m, d_t);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -29,10 +32,28 @@ void launch_fused_eval(const float* d_h, const float* d_r, std::int64_t rows, co
                        float* d_t, cudaStream_t s) {
   if (m < 1 || m > k_fused_max_tasks) throw std::invalid_argument("fused evaluation: M must be in [1, 128]");
   if (rows == 0 || particles == 0) return;
+  const auto launch = [&](auto kernel, std::size_t shared) {
+    launch_over_chunks(kernel, shared, k_fused_threads, k_group_particles, d_h, d_r, rows, d_e, particles, m, d_t, s);
+  };
   if (2 * m <= k_slab_columns)
-    launch_slabs<1>(d_h, d_r, rows, d_e, particles, m, d_t, s);
+    launch(fused_eval_kernel<1>, fused_shared_bytes<1>(m));
   else
-    launch_slabs<2>(d_h, d_r, rows, d_e, particles, m, d_t, s);
+    launch(fused_eval_kernel<2>, fused_shared_bytes<2>(m));
+}
+
+void launch_tensor_eval(const float* d_h, const float* d_r, std::int64_t rows, const float* d_e, int particles, int m,
+                        float* d_t, cudaStream_t s) {
+  if (m < 1 || m > k_fused_max_tasks) throw std::invalid_argument("tensor evaluation: M must be in [1, 128]");
+  if (rows == 0 || particles == 0) return;
+  const auto launch = [&](auto kernel) {
+    launch_over_chunks(kernel, tc_shared_bytes(m), k_tc_threads, k_tc_group, d_h, d_r, rows, d_e, particles, m, d_t, s);
+  };
+  switch (tc_column_fragments(m)) {
+    case 1: launch(tensor_eval_kernel<1>); break;
+    case 2: launch(tensor_eval_kernel<2>); break;
+    case 4: launch(tensor_eval_kernel<4>); break;
+    default: launch(tensor_eval_kernel<8>); break;
+  }
 }
 
 }  // namespace attnswarm

@@ -21,4 +21,9 @@ constexpr int k_fused_max_tasks = 128;
 void launch_fused_eval(const float* d_h, const float* d_r, std::int64_t rows, const float* d_e, int particles, int m,
                        float* d_t, cudaStream_t s);
 
+// The same partials on tensor cores, each product in 3xTF32 (about 22 bits of float32's 24):
+// the fused path's arithmetic on the tensor cores' throughput. M up to k_fused_max_tasks.
+void launch_tensor_eval(const float* d_h, const float* d_r, std::int64_t rows, const float* d_e, int particles, int m,
+                        float* d_t, cudaStream_t s);
+
 }  // namespace attnswarm

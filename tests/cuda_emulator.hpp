@@ -9,8 +9,15 @@
 // element shows. It checks the kernels' indexing, synchronization and arithmetic, not their
 // speed, and not what only a GPU decides (warp scheduling, real memory ordering).
 //
-// Include it, then a kernel header (kernels/row_kernels.cuh, kernels/fused_eval_kernel.cuh);
-// the kernels land in attnswarm::emulated.
+// The warp matrix functions (nvcuda::wmma) exist for what the tensor-core kernel uses: TF32
+// fragments of 16 x 16 x 8, float accumulators, loads and stores from row- or column-major
+// memory. A fragment's elements sit on the lanes in an order of the emulator's own (CUDA
+// leaves it unspecified, so a kernel must not depend on it), mma_sync trades the warp's
+// elements through a per-warp buffer between two barriers of the warp, reads only the TF32
+// bits of its inputs (as the tensor cores do) and accumulates in float32.
+//
+// Include it, then a kernel header (kernels/row_kernels.cuh, kernels/fused_eval_kernel.cuh,
+// kernels/tensor_eval_kernel.cuh); the kernels land in attnswarm::emulated.
 #pragma once
 
 #include <array>
@@ -28,6 +35,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #define ATTN_KERNELS_NS emulated
@@ -48,9 +56,10 @@ inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z,
 
 namespace attnswarm::emulated {
 
-// Shared memory: the extern arrays the kernels declare (row kernels: doubles; fused: float4).
-alignas(16) inline double smem[1 << 16];
-alignas(16) inline float4 smem4[1 << 15];
+// Shared memory: the extern arrays the kernels declare (row kernels: doubles; fused: float4),
+// aligned as a GPU's dynamic shared memory is in practice (wmma checks 32-byte pointers).
+alignas(128) inline double smem[1 << 16];
+alignas(128) inline float4 smem4[1 << 15];
 
 namespace emulator {
 
@@ -73,6 +82,8 @@ struct block_state {
   barrier block;
   std::vector<std::unique_ptr<barrier>> warps;
   std::vector<std::array<unsigned char, 8>> lanes;
+  // per warp: the A (128) then B (128) elements of an mma_sync
+  std::vector<std::array<float, 256>> mma_inputs = std::vector<std::array<float, 256>>(lanes.size() / 32);
 };
 inline block_state* current = nullptr;
 
@@ -153,3 +164,134 @@ T __shfl_xor_sync(unsigned, T v, int lane_mask) {
   state.warps[warp]->arrive_and_wait();  // every lane has read before the next shuffle writes
   return out;
 }
+
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  auto& state = *attnswarm::emulated::emulator::current;
+  state.warps[threadIdx.x / 32]->arrive_and_wait();
+}
+
+namespace nvcuda::wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+namespace precision {
+struct tf32 {};
+}  // namespace precision
+enum layout_t { mem_row_major, mem_col_major };
+
+namespace emulated_detail {
+template <typename Use, int M, int N, int K>
+struct extent;
+template <int M, int N, int K>
+struct extent<matrix_a, M, N, K> {
+  static constexpr int rows = M, cols = K;
+};
+template <int M, int N, int K>
+struct extent<matrix_b, M, N, K> {
+  static constexpr int rows = K, cols = N;
+};
+template <int M, int N, int K>
+struct extent<accumulator, M, N, K> {
+  static constexpr int rows = M, cols = N;
+};
+
+inline unsigned lane() { return threadIdx.x % 32; }
+
+inline void check_pointer(const void* p, unsigned ldm) {
+  if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0 || ldm % 4 != 0) {
+    std::fprintf(stderr, "cuda emulator: wmma needs a 32-byte aligned pointer and ldm a multiple of 4 floats\n");
+    std::abort();
+  }
+}
+
+// The bits of a float that the tensor cores read as TF32: sign, exponent, 10 mantissa bits.
+inline float tf32_bits(float x) {
+  std::uint32_t b;
+  std::memcpy(&b, &x, 4);
+  b &= 0xffffe000u;
+  std::memcpy(&x, &b, 4);
+  return x;
+}
+}  // namespace emulated_detail
+
+// Element i of a lane is the tile's element lane + 32 i in row-major order (rows x cols).
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
+  static_assert(M == 16 && N == 16 && K == 8, "emulator: wmma fragments of 16 x 16 x 8 only");
+  static constexpr int rows = emulated_detail::extent<Use, M, N, K>::rows;
+  static constexpr int cols = emulated_detail::extent<Use, M, N, K>::cols;
+  static constexpr int num_elements = rows * cols / 32;
+  float x[num_elements];
+  static int row(int i) { return static_cast<int>(emulated_detail::lane() + 32 * i) / cols; }
+  static int col(int i) { return static_cast<int>(emulated_detail::lane() + 32 * i) % cols; }
+};
+
+// Round to nearest, ties away from zero, to 10 mantissa bits (cvt.rna.tf32.f32).
+inline float __float_to_tf32(float x) {
+  if (!std::isfinite(x)) return x;
+  std::uint32_t b;
+  std::memcpy(&b, &x, 4);
+  b = (b + 0x1000u) & 0xffffe000u;
+  std::memcpy(&x, &b, 4);
+  return x;
+}
+
+template <typename Use, int M, int N, int K, typename T, typename Layout>
+void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, float v) {
+  for (float& e : f.x) e = v;
+}
+
+template <typename Use, int M, int N, int K, typename T, typename Layout>
+void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ldm) {
+  static_assert(std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>,
+                "emulator: matrix_a and matrix_b fragments load with their own layout");
+  emulated_detail::check_pointer(p, ldm);
+  using frag = fragment<Use, M, N, K, T, Layout>;
+  for (int i = 0; i < frag::num_elements; ++i) {
+    const std::size_t r = static_cast<std::size_t>(frag::row(i)), c = static_cast<std::size_t>(frag::col(i));
+    f.x[i] = std::is_same_v<Layout, row_major> ? p[r * ldm + c] : p[c * ldm + r];
+  }
+  __syncwarp();  // a warp-wide operation: the lanes arrive together, as on the GPU
+}
+
+template <int M, int N, int K>
+void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm, layout_t layout) {
+  emulated_detail::check_pointer(p, ldm);
+  using frag = fragment<accumulator, M, N, K, float>;
+  for (int i = 0; i < frag::num_elements; ++i) {
+    const std::size_t r = static_cast<std::size_t>(frag::row(i)), c = static_cast<std::size_t>(frag::col(i));
+    (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[i];
+  }
+  __syncwarp();
+}
+
+// d = a b + c over the warp: every lane posts its elements of a and b, then computes its own
+// elements of d from the whole tiles.
+template <int M, int N, int K, typename LayoutA, typename LayoutB>
+void mma_sync(fragment<accumulator, M, N, K, float>& d,
+              const fragment<matrix_a, M, N, K, precision::tf32, LayoutA>& a,
+              const fragment<matrix_b, M, N, K, precision::tf32, LayoutB>& b,
+              const fragment<accumulator, M, N, K, float>& c) {
+  using fa = fragment<matrix_a, M, N, K, precision::tf32, LayoutA>;
+  using fb = fragment<matrix_b, M, N, K, precision::tf32, LayoutB>;
+  using fc = fragment<accumulator, M, N, K, float>;
+  auto& state = *attnswarm::emulated::emulator::current;
+  float* tiles = state.mma_inputs[threadIdx.x / 32].data();  // A: M x K, then B: K x N, row-major
+  for (int i = 0; i < fa::num_elements; ++i) tiles[fa::row(i) * K + fa::col(i)] = emulated_detail::tf32_bits(a.x[i]);
+  for (int i = 0; i < fb::num_elements; ++i)
+    tiles[M * K + fb::row(i) * N + fb::col(i)] = emulated_detail::tf32_bits(b.x[i]);
+  __syncwarp();  // every lane has posted
+  float out[fc::num_elements];
+  for (int i = 0; i < fc::num_elements; ++i) {
+    float sum = c.x[i];
+    for (int k = 0; k < K; ++k) sum = std::fmaf(tiles[fc::row(i) * K + k], tiles[M * K + k * N + fc::col(i)], sum);
+    out[i] = sum;
+  }
+  __syncwarp();  // every lane has read before the next mma posts
+  for (int i = 0; i < fc::num_elements; ++i) d.x[i] = out[i];
+}
+
+}  // namespace nvcuda::wmma

@@ -313,7 +313,7 @@ TEST(CliMisc, BadOptionsExitTwo) {
            {"solve --backend cpu --tf32", "--tf32"},
            {"solve --backend cpu --device 0", "--device"},
            {"eval --device -2", "--device"},
-           {"solve --eval-path tensor", "--eval-path"},
+           {"solve --eval-path wmma", "--eval-path"},
            {"solve --device-memory 12X", "--device-memory"},
            {"eval --device-memory 0", "--device-memory"},
            {"bound --backend tpu", "--backend"}}) {

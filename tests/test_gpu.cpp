@@ -163,8 +163,8 @@ TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
   const shape s{c.tau, c.beta};
-  for (const char* path : {"fused", "cublas"}) {
-    if (std::string(path) == "fused" && p.tasks > fused_max_tasks) {
+  for (const char* path : {"fused", "tensor", "cublas"}) {
+    if (std::string(path) != "cublas" && p.tasks > fused_max_tasks) {
       EXPECT_THROW(make_backend("cuda", p, cuda_options(path)), input_error);
       continue;
     }
@@ -189,7 +189,6 @@ TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
   testing::instance_options o = testing::sized(20000, 24, 3);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
-  auto gpu = make_backend("cuda", p);
   swarm_options so;
   so.particles = 64;
   so.iterations = 20;
@@ -205,10 +204,16 @@ TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
                      },
                      own);
   };
-  const swarm_result a = run(*cpu), g = run(*gpu);
-  ASSERT_EQ(a.history.size(), g.history.size());
-  for (std::size_t t = 0; t < a.history.size(); ++t)
-    EXPECT_TRUE(close(g.history[t].best, a.history[t].best, 1e-5)) << "iteration " << t;
+  const swarm_result a = run(*cpu);
+  for (const char* path : {"auto", "tensor"}) {  // auto: the fused FP32 kernel here
+    backend_options o;
+    o.eval_path = path;
+    auto gpu = make_backend("cuda", p, o);
+    const swarm_result g = run(*gpu);
+    ASSERT_EQ(a.history.size(), g.history.size()) << path;
+    for (std::size_t t = 0; t < a.history.size(); ++t)
+      EXPECT_TRUE(close(g.history[t].best, a.history[t].best, 1e-5)) << path << ", iteration " << t;
+  }
 }
 
 TEST(Gpu, DeviceSwarmFollowsTheCpuSwarmBitForBit) {
@@ -248,7 +253,7 @@ TEST(Gpu, StreamedMatchesResident) {
   std::mt19937_64 rng(17);
   testing::instance_options o = testing::sized(30011, 29, 4);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o), dtype::f64);
-  for (const char* path : {"fused", "cublas"}) {
+  for (const char* path : {"fused", "tensor", "cublas"}) {
     auto resident = make_backend("cuda", p, cuda_options(path));
     auto streamed = make_backend("cuda", p, streamed_options(p, 8192 + 512, path));
     ASSERT_NE(streamed->device_description().find("streamed"), std::string::npos) << streamed->device_description();

@@ -21,6 +21,7 @@
 #include "fused_eval_kernel.cuh"
 #include "row_kernels.cuh"
 #include "swarm_step_kernels.cuh"
+#include "tensor_eval_kernel.cuh"
 
 namespace attnswarm {
 namespace {
@@ -169,10 +170,13 @@ struct fused_case {
 
 void PrintTo(const fused_case& c, std::ostream* os) { *os << c.name; }
 
+// Tensor path: M8 = M rounded up to 8 columns per half, in 1, 2, 4 or 8 fragments per warp.
 const fused_case fused_cases[] = {
-    {"three_chunks_two_groups", 2 * k_chunk_rows + 77, 40, 70},  // one slab of columns
-    {"second_slab", 100, 100, 9},                           // 2M = 200: two slabs
-    {"one_task_one_user", 1, 1, 1},
+    {"three_chunks_two_groups", 2 * k_chunk_rows + 77, 40, 70},  // one slab of columns; M8 = M
+    {"second_slab", 100, 100, 9},                                // 2M = 200: two slabs; M8 = 104
+    {"one_task_one_user", 1, 1, 1},                              // M8 = 8: one fragment
+    {"odd_tasks_three_groups", 203, 13, 130},                    // M8 = 16, a partial third group
+    {"most_tasks", 45, 128, 17},                                 // 8 fragments per warp
 };
 
 class EmulatedFusedKernel : public ::testing::TestWithParam<fused_case> {};
@@ -205,8 +209,9 @@ struct reference_blas {
   }
 };
 
-// The fused kernel's chunk partials and the cuBLAS path's (chunked_products on the reference
-// BLAS), then chunk_reduce_scale, against float64 sums written from the definitions:
+// The fused kernel's chunk partials, the tensor-core kernel's (3xTF32 on the emulator's
+// wmma) and the cuBLAS path's (chunked_products on the reference BLAS), then
+// chunk_reduce_scale, against float64 sums written from the definitions:
 // t[k][q][c] = sum_{i in chunk k} R_iq H_ic, R_iq = r_i / (G0_i . e_q).
 TEST_P(EmulatedFusedKernel, ChunkPartialsAreTheDensityWeightedSums) {
   const fused_case& c = GetParam();
@@ -236,6 +241,19 @@ TEST_P(EmulatedFusedKernel, ChunkPartialsAreTheDensityWeightedSums) {
     emu::launch(grid, dim3(emu::k_fused_threads), emu::fused_shared_bytes<2>(m), emu::fused_eval_kernel<2>, h.data(),
                 r.data(), n, e.data(), pc, m, t.data());
 
+  std::vector<float> t_tensor(t.size(), std::nanf(""));
+  const dim3 tc_grid(static_cast<unsigned>(chunks), static_cast<unsigned>((pc + emu::k_tc_group - 1) / emu::k_tc_group));
+  const auto tensor = [&](auto kernel) {
+    emu::launch(tc_grid, dim3(emu::k_tc_threads), emu::tc_shared_bytes(m), kernel, h.data(), r.data(), n, e.data(), pc,
+                m, t_tensor.data());
+  };
+  switch (emu::tc_column_fragments(m)) {
+    case 1: tensor(emu::tensor_eval_kernel<1>); break;
+    case 2: tensor(emu::tensor_eval_kernel<2>); break;
+    case 4: tensor(emu::tensor_eval_kernel<4>); break;
+    default: tensor(emu::tensor_eval_kernel<8>); break;
+  }
+
   std::vector<float> t_blas(t.size(), std::nanf("")), den(static_cast<std::size_t>(n) * pc, std::nanf(""));
   reference_blas blas;
   chunked_products(blas, h.data(), r.data(), n, e.data(), pc, m, den.data(), t_blas.data());
@@ -255,7 +273,7 @@ TEST_P(EmulatedFusedKernel, ChunkPartialsAreTheDensityWeightedSums) {
       }
     for (std::size_t x = 0; x < want.size(); ++x) {
       const std::size_t at = static_cast<std::size_t>(k) * want.size() + x;
-      for (const float got : {t[at], t_blas[at]}) {
+      for (const float got : {t[at], t_blas[at], t_tensor[at]}) {
         ASSERT_TRUE(std::isfinite(got)) << "chunk " << k << ", element " << x << " was not written";
         EXPECT_LE(std::fabs(got - want[x]), 1e-5 * scale[x] + 1e-30) << "chunk " << k << ", element " << x;
       }
