@@ -3,10 +3,11 @@
 // per-shape matrix H = [G0 | A o G0] and the workspaces of the batched evaluation.
 // Batched evaluation, per user batch (one segment) and per group of up to `particles`
 // policies: H of the batch (resident: once per shape), then either a fused kernel
-// (kernels/fused_eval.cu: float32 FMAs, or tensor cores in 3xTF32) or two cuBLAS products (Den = G0 E^T for the whole batch, R = r /
-// Den, then per chunk of k_chunk_rows users R^T H as one strided-batched SGEMM: the sequence
-// is kernels/chunked_products.hpp, run here on cuBLAS), both writing
-// float32 partials per chunk that one kernel adds in float64 and scales by E.
+// (kernels/fused_eval.cu: float32 FMAs, or tensor cores in 3xTF32) or two cuBLAS products
+// (Den = G0 E^T for the whole batch, R = r / Den, then per chunk of k_chunk_rows users R^T H
+// as one strided-batched SGEMM: the sequence is kernels/chunked_products.hpp, run here on
+// cuBLAS), all writing float32 partials per chunk that one kernel adds in float64 and scales
+// by E.
 #include "cuda_backend.hpp"
 
 #include <algorithm>

@@ -110,11 +110,13 @@ __global__ void __launch_bounds__(k_tc_threads)
   for (std::int64_t tile = first; tile < last; tile += k_tc_tile_users) {
     const int users = static_cast<int>(last - tile < k_tc_tile_users ? last - tile : k_tc_tile_users);
     __syncthreads();  // the previous tile is consumed (and e_s is written before the first)
-    const float* src = h + tile * cols;
-    for (int k = tid; k < k_tc_tile_users * width; k += k_tc_threads) {
-      const int u = k / width, c = k % width;
-      const int j = c < m8 ? c : c - m8, from = c < m8 ? j : m + j;
-      h_s[u * h_ld + c] = u < users && j < m ? src[static_cast<std::int64_t>(u) * cols + from] : 0.0f;
+    // a warp per row of the tile, its lanes along the columns (coalesced, and no division)
+    for (int u = warp; u < k_tc_tile_users; u += k_tc_warps) {
+      const float* src = h + (tile + u) * cols;
+      for (int c = lane; c < width; c += 32) {
+        const int j = c < m8 ? c : c - m8;
+        h_s[u * h_ld + c] = u < users && j < m ? src[c < m8 ? j : m + j] : 0.0f;
+      }
     }
     if (tid < k_tc_tile_users) mass_s[tid] = tid < users ? r[tile + tid] : 0.0f;
     __syncthreads();
