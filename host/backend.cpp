@@ -19,6 +19,7 @@ void check_backend_choice(const std::string& which, const backend_options& o) {
   if (which == "cpu" && o.device >= 0) throw input_error("--device needs the CUDA backend (--backend cuda or auto)");
 }
 
+#ifdef ATTNSWARM_WITH_CUDA
 namespace {
 
 // The device o.device asks for (the first when none is named). Throws unavailable_error when
@@ -34,6 +35,7 @@ int chosen_device(const device_inventory& inv, const backend_options& o) {
 }
 
 }  // namespace
+#endif
 
 std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o) {
   check_backend_choice(which, o);
