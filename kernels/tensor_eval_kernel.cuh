@@ -3,10 +3,10 @@
 // with its own nvcuda::wmma (so no CUDA header here).
 // The same sums as kernels/fused_eval_kernel.cuh (Den = G0 E^T and R = r / Den of a tile of
 // users only in shared memory; per chunk t = R^T H), as two warp matrix products per tile,
-// each in 3xTF32: a float32 x is split into hi = tf32(x) and lo = tf32(x - hi), and a b is
-// taken as a_lo b_hi + a_hi b_lo + a_hi b_hi, which keeps about 22 of float32's 24 bits (one
-// TF32 product alone keeps 11, too few for the CPU reference's trajectory) at three
-// tensor-core products instead of float32 FMAs.
+// each in 3xTF32: a float32 x is split into hi = tf32(x) and lo = tf32(x - hi), and the
+// product of a and b is taken as a_lo b_hi + a_hi b_lo + a_hi b_hi, which keeps about 22 of
+// float32's 24 bits (one TF32 product alone keeps 11, too few for the CPU reference's
+// trajectory) at three tensor-core products instead of float32 FMAs.
 // Work split: grid (chunks of k_chunk_rows users) x (groups of 64 particles), 8 warps. A block
 // walks its chunk in tiles of 32 users. Per tile: H is staged in shared memory as
 // [G0 | A o G0] with each half padded with zero columns to M8 = M rounded up to 8 (the K of a
