@@ -62,6 +62,24 @@ TEST(Gpu, SharedMathAgreesWithTheHost) {
   for (const auto& d : probe_devices().devices) EXPECT_EQ(run_device_selftest(d.index), "") << d.name;
 }
 
+TEST(Gpu, DeviceByNumber) {
+  REQUIRE_DEVICE();
+  temp_dir tmp;
+  std::mt19937_64 rng(5);
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(100, 6, 1)));
+  const device_inventory inv = probe_devices();
+  for (const auto& d : inv.devices) {
+    backend_options o;
+    o.device = d.index;
+    auto b = make_backend("auto", p, o);  // auto with a number: that device or an error
+    EXPECT_EQ(b->name(), "cuda");
+    EXPECT_EQ(b->device_description().rfind(d.name, 0), 0u) << b->device_description();
+  }
+  backend_options missing;
+  missing.device = static_cast<int>(inv.devices.size());
+  EXPECT_THROW(make_backend("auto", p, missing), unavailable_error);
+}
+
 struct gpu_case {
   const char* name;
   std::int64_t users, tasks;
