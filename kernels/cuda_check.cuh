@@ -5,6 +5,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -38,3 +39,13 @@ inline void cublas_check(cublasStatus_t code, const char* call, const char* file
 
 #define ATTN_CUBLAS_CHECK(call) ::attnswarm::detail::cublas_check((call), #call, __FILE__, __LINE__)
 #define ATTN_CUDA_CHECK(call) ::attnswarm::detail::cuda_check((call), #call, __FILE__, __LINE__)
+
+namespace attnswarm::detail {
+
+// Lets `kernel` take `bytes` of dynamic shared memory (past 48 KiB only by this opt-in).
+template <typename Kernel>
+void allow_dynamic_shared(Kernel kernel, std::size_t bytes) {
+  ATTN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+}
+
+}  // namespace attnswarm::detail

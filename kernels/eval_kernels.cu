@@ -19,11 +19,6 @@ namespace {
 
 using namespace detail;
 
-template <typename Kernel>
-void allow_shared(Kernel kernel, std::size_t bytes) {
-  ATTN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-}
-
 int elementwise_blocks(std::int64_t total) {
   return static_cast<int>(std::min<std::int64_t>((total + 255) / 256, 65535));
 }
@@ -96,7 +91,7 @@ void launch_report(const float* d_f, const float* d_a, const double* d_mass, std
     constexpr int R = decltype(slots)::value;
     const int per_warp = slab_rows<R>(2), warps = row_warps(m, per_warp);
     const std::size_t shared = row_shared_bytes(warps, per_warp, m);
-    allow_shared(report_kernel<R>, shared);
+    allow_dynamic_shared(report_kernel<R>, shared);
     report_kernel<R><<<row_blocks(rows, warps, blocks), warps * 32, shared, s>>>(
         d_f, d_a, d_mass, rows, m, inv_tau, beta, d_expw, topk, d_topk_task, d_topk_share, d_lv, d_idle);
   });
@@ -111,7 +106,7 @@ void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, 
     constexpr int R = decltype(slots)::value;
     const int per_warp = slab_rows<R>(1), warps = row_warps(m, per_warp);
     const std::size_t shared = row_shared_bytes(warps, per_warp, m);
-    allow_shared(dual_pass_kernel<R>, shared);
+    allow_dynamic_shared(dual_pass_kernel<R>, shared);
     dual_pass_kernel<R><<<row_blocks(rows, warps, blocks), warps * 32, shared, s>>>(
         d_f, d_a, d_mass, rows, m, d_lambda, gamma, d_partials);
   });

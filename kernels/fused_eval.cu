@@ -16,11 +16,11 @@ namespace {
 using namespace detail;
 
 // Either fused kernel: a block per (chunk of users, group of `group` particles), with
-// `shared` bytes of dynamic shared memory (past 48 KiB by opt-in).
+// `shared` bytes of dynamic shared memory.
 template <typename Kernel>
 void launch_over_chunks(Kernel kernel, std::size_t shared, int threads, int group, const float* d_h, const float* d_r,
                         std::int64_t rows, const float* d_e, int particles, int m, float* d_t, cudaStream_t s) {
-  ATTN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)));
+  allow_dynamic_shared(kernel, shared);
   const dim3 grid(static_cast<unsigned>(chunks_of(rows)), static_cast<unsigned>((particles + group - 1) / group));
   kernel<<<grid, threads, shared, s>>>(d_h, d_r, rows, d_e, particles, m, d_t);
   ATTN_CUDA_CHECK(cudaGetLastError());
