@@ -23,12 +23,15 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads)->capture_default_str();
   std::string which = "cpu";
   app.add_option("--backend", which, "cpu or cuda")->capture_default_str();
+  int device = -1;
+  app.add_option("--device", device, "CUDA: the device, by CUDA's index (default: the first)");
   CLI11_PARSE(app, argc, argv);
   return bench::report_errors("bench_bound", [&] {
     const problem p = load_problem(dir);
     backend_options bo;
     bo.threads = threads;
     bo.particles = particles;
+    bo.device = device;
     auto b = make_backend(which, p, bo);
     const auto now = [] { return std::chrono::steady_clock::now(); };
     const auto secs = [](auto a, auto z) { return std::chrono::duration<double>(z - a).count(); };

@@ -76,14 +76,16 @@ struct backend_options {
 };
 
 // "cpu", "cuda" or "auto": auto takes the CUDA backend when CUDA is compiled in, a device is
-// present and its shared-math self-test passes, else the CPU reference. Throws
+// present, its shared-math self-test passes and the backend takes the problem, else the CPU
+// reference, whose description then says why a device that is there was not used. Throws
 // unavailable_error when "cuda" cannot be had, or when o.device names a device that is not
 // there (auto included: a device asked for by number is never silently swapped for the CPU),
-// with the reason.
+// with the reason; and input_error when --tf32 or an --eval-path other than auto is asked
+// for and no CUDA backend can be had (those options mean nothing on the CPU).
 std::unique_ptr<backend> make_backend(const std::string& which, const problem& p, const backend_options& o = {});
 // The checks of make_backend() that need no problem (backend name, --tf32, --eval-path,
-// --device), so
-// that a command line can be rejected before a problem is loaded. Throws input_error.
+// --device, and the CUDA-only options with --backend cpu), so that a command line can be
+// rejected before a problem is loaded. Throws input_error.
 void check_backend_choice(const std::string& which, const backend_options& o);
 
 }  // namespace attnswarm

@@ -1,6 +1,7 @@
 // `attnswarm bound`: the certified upper bound and its prices.
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "backend.hpp"
 #include "bound.hpp"
@@ -27,6 +28,8 @@ int run_bound(bound_flags& f) {
   if (!(f.o.tolerance > 0.0)) throw input_error("--tolerance: must be > 0");
   const backend_options backend_opts = check_backend_flags(f.b, f.c.threads, 1);
   apply_threads(f.c.threads);
+  std::optional<staged_dir> out;  // made now: an output folder that cannot be made fails before the bound
+  if (!f.out.empty()) out.emplace(f.out);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
   auto b = make_backend(f.b.backend, p, backend_opts);
   f.o.interrupt = sigint_guard::flag();
@@ -35,11 +38,10 @@ int run_bound(bound_flags& f) {
   auto j = bound_json(p, r);
   j["backend"] = b->name();
   j["device"] = b->device_description();
-  if (!f.out.empty()) {
-    staged_dir out(f.out);
-    write_npy(out.path("prices.npy"), dtype::f64, {p.tasks}, r.prices.data());
-    write_text_file(out.path("bound.json"), j.dump(2) + "\n");
-    out.commit();
+  if (out) {
+    write_npy(out->path("prices.npy"), dtype::f64, {p.tasks}, r.prices.data());
+    write_text_file(out->path("bound.json"), j.dump(2) + "\n");
+    out->commit();
   }
   if (f.c.json) {
     std::cout << j.dump(2) << std::endl;

@@ -50,8 +50,8 @@ backend_options check_backend_flags(const backend_flags& b, int threads, int par
   o.tf32 = b.tf32;
   o.particles = particles;
   o.eval_path = b.eval_path;
-  check_backend_choice(b.backend, o);
   if (!b.device_memory.empty()) o.device_memory_bytes = parse_byte_size(b.device_memory, "--device-memory");
+  check_backend_choice(b.backend, o);
   return o;
 }
 

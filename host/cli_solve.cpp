@@ -56,6 +56,8 @@ int run_solve(solve_flags& f) {
   check_solve_flags(f);
   const backend_options backend_opts = check_backend_flags(f.b, f.c.threads, f.o.particles);
   apply_threads(f.c.threads);
+  std::optional<staged_dir> out;  // made now: an output folder that cannot be made fails before the solve
+  if (!f.out.empty()) out.emplace(f.out);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
   auto b = make_backend(f.b.backend, p, backend_opts);
   const bool progress = !f.c.quiet && ::isatty(STDERR_FILENO);
@@ -84,7 +86,7 @@ int run_solve(solve_flags& f) {
   if (progress) std::fprintf(stderr, "\n");
   run_info info{b->name(), b->device_description(), p.source, f.c.threads > 0 ? f.c.threads : omp_get_max_threads()};
   const auto summary = summary_json(p, f.o, info, r);
-  if (!f.out.empty()) write_solve_outputs(f.out, p, summary, r);
+  if (out) write_solve_outputs(*out, p, summary, r);
   if (f.c.json) {
     std::cout << summary.dump(2) << std::endl;
   } else {

@@ -33,8 +33,9 @@ struct chunk {
 
 class cpu_backend final : public backend {
  public:
-  cpu_backend(const problem& p, int threads)
+  cpu_backend(const problem& p, int threads, const std::string& why_not_cuda)
       : p_(p),
+        why_not_cuda_(why_not_cuda),
         threads_(threads > 0 ? threads : omp_get_max_threads()),
         f32_(p.fitness.type() == dtype::f32 && p.attraction.type() == dtype::f32) {
     // Each OpenMP thread calls SGEMM on its own chunk; OpenBLAS must not spawn more.
@@ -44,7 +45,8 @@ class cpu_backend final : public backend {
 
   std::string name() const override { return "cpu"; }
   std::string device_description() const override {
-    return "CPU reference, " + std::to_string(threads_) + " OpenMP threads";
+    return "CPU reference, " + std::to_string(threads_) + " OpenMP threads" +
+           (why_not_cuda_.empty() ? std::string() : " (" + why_not_cuda_ + ")");
   }
 
   void set_shape(const shape& s) override {
@@ -276,6 +278,7 @@ class cpu_backend final : public backend {
   }
 
   const problem& p_;
+  std::string why_not_cuda_;
   int threads_;
   bool f32_;  // F and A both float32: rows can be read in place
   std::vector<std::int64_t> order_;  // users sorted by segment (stable)
@@ -287,8 +290,8 @@ class cpu_backend final : public backend {
 
 }  // namespace
 
-std::unique_ptr<backend> make_cpu_backend(const problem& p, int threads) {
-  return std::make_unique<cpu_backend>(p, threads);
+std::unique_ptr<backend> make_cpu_backend(const problem& p, int threads, const std::string& why_not_cuda) {
+  return std::make_unique<cpu_backend>(p, threads, why_not_cuda);
 }
 
 }  // namespace attnswarm

@@ -97,8 +97,8 @@ class cuda_backend final : public backend {
   cuda_backend(const problem& p, int device, const backend_options& o)
       : p_(p), select_(device), eval_(choose_eval_kernel(o.eval_path, o.tf32, p.tasks)) {
     if (p.tasks > k_max_shared_tasks)
-      throw unavailable_error("--backend cuda: " + std::to_string(p.tasks) + " tasks; the CUDA backend handles at most " +
-                              std::to_string(k_max_shared_tasks));
+      throw unavailable_error("the CUDA backend handles at most " + std::to_string(k_max_shared_tasks) +
+                              " tasks, and this problem has " + std::to_string(p.tasks) + " (use --backend cpu)");
     if (o.particles < 1) throw input_error("CUDA backend: particles must be >= 1");
     ATTN_CUBLAS_CHECK(cublasSetStream(blas_.get(), stream_.get()));
     // Without --tf32, the default mode: FP32 kept in full (cuBLAS never goes below the

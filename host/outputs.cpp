@@ -102,9 +102,8 @@ nlohmann::ordered_json report_json(const problem& p, const shape& s, const polic
   return j;
 }
 
-void write_solve_outputs(const std::string& dir, const problem& p, const nlohmann::ordered_json& summary,
+void write_solve_outputs(staged_dir& out, const problem& p, const nlohmann::ordered_json& summary,
                          const solve_result& r) {
-  staged_dir out(dir);
   write_text_file(out.path("summary.json"), summary.dump(2) + "\n");
 
   std::ostringstream conv;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "solver.hpp"
+#include "staged_dir.hpp"
 
 namespace attnswarm {
 
@@ -19,7 +20,9 @@ struct run_info {
 nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, const run_info& info,
                                     const solve_result& r);
 
-void write_solve_outputs(const std::string& dir, const problem& p, const nlohmann::ordered_json& summary,
+// Writes every file into `out` (made before the solve, so that an output folder that cannot
+// be made fails before the work) and commits them together.
+void write_solve_outputs(staged_dir& out, const problem& p, const nlohmann::ordered_json& summary,
                          const solve_result& r);
 
 // Numbers of one policy as printed by `eval` (keys utilization, served, idle_users, load, value).

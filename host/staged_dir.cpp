@@ -34,7 +34,8 @@ staged_dir::staged_dir(const std::string& target) : target_(target) {
   name += std::to_string(rd() & 0xffffff);
   staging_ = (parent / name).string();
   if (!fs::create_directory(staging_, ec) || ec)
-    throw input_error(staging_ + ": cannot create staging folder (" + ec.message() + ")");
+    throw input_error(target + ": cannot create its staging folder " + staging_ + " (" +
+                      (ec ? ec.message() : std::string("it exists")) + ")");
 }
 
 staged_dir::~staged_dir() {

@@ -57,7 +57,9 @@ template <int NSLAB>
 __global__ void __launch_bounds__(k_fused_threads)
     fused_eval_kernel(const float* h, const float* r, std::int64_t rows, const float* e, int particles, int m, float* t) {
   constexpr int width = NSLAB * k_slab_columns, stride = padded_stride<NSLAB>(), columns = 4 * NSLAB;
-  extern __shared__ float4 smem4[];  // float4: every region below starts 16-byte aligned
+  // float4: every region below starts 16-byte aligned. The 128 bytes are the tensor kernel's
+  // need (the two kernels share this declaration in one translation unit).
+  extern __shared__ __align__(128) float4 smem4[];
   float* h_s = reinterpret_cast<float*>(smem4);
   float* e_s = h_s + k_tile_users * stride;
   float* r_s = e_s + k_group_particles * m;

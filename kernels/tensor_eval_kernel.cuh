@@ -83,7 +83,9 @@ template <int CB>
 __global__ void __launch_bounds__(k_tc_threads)
     tensor_eval_kernel(const float* h, const float* r, std::int64_t rows, const float* e, int particles, int m,
                        float* t) {
-  extern __shared__ float4 smem4[];
+  // wmma loads and stores need 32-byte aligned pointers: the base is declared so, rather than
+  // trusting how the runtime happens to place dynamic shared memory
+  extern __shared__ __align__(128) float4 smem4[];
   const int m8 = tc_padded_tasks(m), width = 2 * m8, h_ld = width + k_tc_pad, cols = 2 * m;
   const int column_blocks = width / 16;
   float* h_s = reinterpret_cast<float*>(smem4);

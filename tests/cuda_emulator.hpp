@@ -44,6 +44,7 @@
 #define __host__
 #define __shared__
 #define __launch_bounds__(...)
+#define __align__(n)  // the arrays' one definition below carries the alignment
 
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
@@ -56,8 +57,8 @@ inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z,
 
 namespace attnswarm::emulated {
 
-// Shared memory: the extern arrays the kernels declare (row kernels: doubles; fused: float4),
-// aligned as a GPU's dynamic shared memory is in practice (wmma checks 32-byte pointers).
+// Shared memory: the extern arrays the kernels declare (row kernels: doubles; fused: float4,
+// declared 128-byte aligned because wmma needs 32-byte pointers, which the emulator checks).
 alignas(128) inline double smem[1 << 16];
 alignas(128) inline float4 smem4[1 << 15];
 

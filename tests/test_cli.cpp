@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -194,6 +195,17 @@ TEST_F(Cli, ExistingOutputFolderKeepsForeignFilesAndFailedSolveWritesNothing) {
     EXPECT_EQ(e.path().filename().string().find(".out.partial"), std::string::npos) << e.path();
 }
 
+TEST_F(Cli, AnOutputFolderThatCannotBeMadeFailsBeforeTheWork) {
+  // /proc takes no new folders, not even from root. The problem folder does not exist: the
+  // error about --out shows that it was checked before anything was loaded or solved.
+  for (const char* cmd : {"solve", "bound"}) {
+    const auto r = run_cli(std::string(cmd) + " --quiet --problem " + (tmp_ / "absent") + " --out /proc/attnswarm-out");
+    EXPECT_EQ(r.exit_code, 2) << cmd;
+    EXPECT_EQ(r.err.rfind("attnswarm: error: /proc/attnswarm-out: cannot create", 0), 0u) << cmd << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << cmd << ": " << r.err;
+  }
+}
+
 TEST_F(Cli, InterruptWritesTheBestSoFar) {
   const std::string out = tmp_ / "out";
   const std::vector<std::string> args = {ATTNSWARM_BIN_PATH, "solve", "--quiet", "--problem", bundle_, "--tau", "1",
@@ -301,6 +313,23 @@ TEST(CliMisc, ADeviceThatIsNotThereIsAClearError) {
   EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
 }
 
+TEST(CliMisc, AnEvaluationPathWithoutCudaIsAClearError) {
+  const auto info = json::parse(run_cli("info --json").out);
+  temp_dir tmp;
+  ASSERT_EQ(run_cli("generate --users 10 --tasks 3 --out " + (tmp / "b")).exit_code, 0);
+  // under auto too: a CUDA path asked for by name is never silently dropped for the CPU
+  const auto r = run_cli("eval --eval-path tensor --json --problem " + (tmp / "b"));
+  if (!info["devices"].empty()) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(json::parse(r.out)["backend"], "cuda");
+    return;
+  }
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--eval-path tensor needs the CUDA backend"), std::string::npos) << r.err;
+  const std::string why = info["cuda_compiled"] ? "no usable CUDA device" : "CUDA was not compiled in";
+  EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+}
+
 TEST(CliMisc, BadOptionsExitTwo) {
   EXPECT_EQ(run_cli("solve --topology star --iterations 1").exit_code, 2);
   EXPECT_EQ(run_cli("solve --tau 0").exit_code, 2);
@@ -312,6 +341,8 @@ TEST(CliMisc, BadOptionsExitTwo) {
            {"solve --backend gpu", "--backend"},
            {"solve --backend cpu --tf32", "--tf32"},
            {"solve --backend cpu --device 0", "--device"},
+           {"solve --backend cpu --eval-path fused", "--eval-path"},
+           {"bound --backend cpu --device-memory 1G", "--device-memory"},
            {"eval --device -2", "--device"},
            {"solve --eval-path wmma", "--eval-path"},
            {"solve --device-memory 12X", "--device-memory"},

@@ -80,6 +80,21 @@ TEST(Gpu, DeviceByNumber) {
   EXPECT_THROW(make_backend("auto", p, missing), unavailable_error);
 }
 
+TEST(Gpu, AutoSaysWhyItLeftTheDeviceUnused) {
+  REQUIRE_DEVICE();
+  temp_dir tmp;
+  std::mt19937_64 rng(6);
+  // one task more than the CUDA backend takes (k_max_shared_tasks)
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(3, 2049, 1)));
+  auto b = make_backend("auto", p);
+  EXPECT_EQ(b->name(), "cpu");
+  const std::string d = b->device_description();
+  EXPECT_NE(d.find("CUDA device " + std::to_string(probe_devices().devices.front().index) + " not used"),
+            std::string::npos) << d;
+  EXPECT_NE(d.find("at most 2048 tasks"), std::string::npos) << d;
+  EXPECT_THROW(make_backend("cuda", p), unavailable_error);
+}
+
 struct gpu_case {
   const char* name;
   std::int64_t users, tasks;
