@@ -51,15 +51,18 @@ backend_options check_backend_flags(const backend_flags& b, int threads, int par
 void apply_threads(int threads);
 std::string fmt(const char* format, double v);
 
-// While one lives, SIGINT sets flag() (the swarm and the bound stop and keep their best) and
-// a second SIGINT ends the process at once.
-class sigint_guard {
+// While one lives, SIGINT (Ctrl-C) or SIGTERM (what a batch scheduler sends before it kills a
+// job) sets flag(): the swarm and the bound stop and keep their best, and the outputs are
+// written. A second signal ends the process at once.
+class interrupt_guard {
  public:
-  sigint_guard();
-  ~sigint_guard();
-  sigint_guard(const sigint_guard&) = delete;
-  sigint_guard& operator=(const sigint_guard&) = delete;
+  interrupt_guard();
+  ~interrupt_guard();
+  interrupt_guard(const interrupt_guard&) = delete;
+  interrupt_guard& operator=(const interrupt_guard&) = delete;
   static const std::atomic<bool>* flag();
+  // 128 + the signal's number once one came (130 for SIGINT, 143 for SIGTERM), else 0.
+  static int exit_code();
 };
 
 }  // namespace attnswarm::cli

@@ -32,10 +32,13 @@ int run_bound(bound_flags& f) {
   if (!f.out.empty()) out.emplace(f.out);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
   auto b = make_backend(f.b.backend, p, backend_opts);
-  f.o.interrupt = sigint_guard::flag();
-  const sigint_guard interrupt_guard;
+  f.o.interrupt = interrupt_guard::flag();
+  const interrupt_guard stop_signals;
   const bound_result r = compute_bound(p, *b, f.o);
+  // stopped by a signal: still a valid bound (the exact D at the best prices so far)
+  const bool interrupted = !r.converged && f.o.interrupt->load();
   auto j = bound_json(p, r);
+  j["interrupted"] = interrupted;
   j["backend"] = b->name();
   j["device"] = b->device_description();
   if (out) {
@@ -49,12 +52,13 @@ int run_bound(bound_flags& f) {
     std::cout << "backend           " << b->device_description() << "\n"
               << "upper_bound       " << fmt("%.9g", r.upper_bound) << "\n"
               << "bound_iterations  " << r.iterations << " (" << r.passes << " passes, "
-              << (r.converged ? "converged" : "iteration limit reached") << ", " << fmt("%.2f s", r.elapsed_s) << ")\n"
+              << (r.converged ? "converged" : interrupted ? "interrupted" : "iteration limit reached") << ", "
+              << fmt("%.2f s", r.elapsed_s) << ")\n"
               << "prices           ";
     for (double v : r.prices) std::cout << " " << fmt("%.6g", v);
     std::cout << "\n";
   }
-  return 0;
+  return interrupted ? interrupt_guard::exit_code() : 0;
 }
 
 }  // namespace

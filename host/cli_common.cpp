@@ -11,16 +11,31 @@ namespace attnswarm::cli {
 
 namespace {
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "set from a signal handler");
 
-extern "C" void on_sigint(int) {
+extern "C" void on_stop_signal(int sig) {
+  g_signal.store(sig);
   g_interrupted.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+  // a second signal ends the process at once
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
 }
 }  // namespace
 
-sigint_guard::sigint_guard() { std::signal(SIGINT, on_sigint); }
-sigint_guard::~sigint_guard() { std::signal(SIGINT, SIG_DFL); }
-const std::atomic<bool>* sigint_guard::flag() { return &g_interrupted; }
+interrupt_guard::interrupt_guard() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+interrupt_guard::~interrupt_guard() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+const std::atomic<bool>* interrupt_guard::flag() { return &g_interrupted; }
+int interrupt_guard::exit_code() {
+  const int sig = g_signal.load();
+  return sig == 0 ? 0 : 128 + sig;
+}
 
 void add_common_options(CLI::App* cmd, common_flags& c) {
   cmd->add_option("--problem", c.problem_dir, "bundle folder (default: the built-in instance)");

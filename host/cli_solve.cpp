@@ -62,7 +62,7 @@ int run_solve(solve_flags& f) {
   auto b = make_backend(f.b.backend, p, backend_opts);
   const bool progress = !f.c.quiet && ::isatty(STDERR_FILENO);
   double baseline_served = 0.0;
-  f.o.interrupt = sigint_guard::flag();
+  f.o.interrupt = interrupt_guard::flag();
   if (progress) {
     f.o.on_phase = [](const std::string& phase) {
       std::fprintf(stderr, "\r\033[K[attnswarm] %s", phase.c_str());
@@ -79,7 +79,7 @@ int run_solve(solve_flags& f) {
     };
   }
   f.o.on_baseline = [&](const policy_report& base) { baseline_served = base.served; };
-  const sigint_guard interrupt_guard;
+  const interrupt_guard stop_signals;
   if (f.profile) profiler_start();
   const solve_result r = solve(p, *b, f.o);
   if (f.profile) profiler_stop();
@@ -112,7 +112,7 @@ int run_solve(solve_flags& f) {
               << "elapsed        " << fmt("%.2f s", r.elapsed_s) << "\n";
     if (!f.out.empty()) std::cout << "written        " << f.out << "\n";
   }
-  return r.swarm.reason == stop_reason::interrupted ? 130 : 0;
+  return r.swarm.reason == stop_reason::interrupted ? interrupt_guard::exit_code() : 0;
 }
 
 }  // namespace

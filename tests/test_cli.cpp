@@ -206,13 +206,11 @@ TEST_F(Cli, AnOutputFolderThatCannotBeMadeFailsBeforeTheWork) {
   }
 }
 
-TEST_F(Cli, InterruptWritesTheBestSoFar) {
-  const std::string out = tmp_ / "out";
-  const std::vector<std::string> args = {ATTNSWARM_BIN_PATH, "solve", "--quiet", "--problem", bundle_, "--tau", "1",
-                                         "--beta", "0", "--iterations", "100000000", "--stall", "0", "--no-bound",
-                                         "--out", out};
+// Runs args (stdout to /dev/null), sends `sig` after 1.5 s (long enough for a small bundle to
+// load and the work to start), and returns the wait status; -1 if it could not be run.
+int run_then_signal(const std::vector<std::string>& args, int sig) {
   const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
+  if (pid < 0) return -1;
   if (pid == 0) {
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -222,16 +220,46 @@ TEST_F(Cli, InterruptWritesTheBestSoFar) {
     _exit(127);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  ASSERT_EQ(kill(pid, SIGINT), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 130);
-  const json s = json::parse(slurp(out + "/summary.json"));
-  EXPECT_EQ(s["stop_reason"], "interrupted");
-  EXPECT_GT(s["iterations_run"].get<int>(), 0);
-  EXPECT_GE(s["best_served"].get<double>(), s["baseline_served"].get<double>());
-  EXPECT_TRUE(std::filesystem::exists(out + "/policy.npy"));
+  if (kill(pid, sig) != 0) kill(pid, SIGKILL);  // never leave it running
+  int status = -1;
+  return waitpid(pid, &status, 0) == pid ? status : -1;
+}
+
+// Ctrl-C, and the SIGTERM a batch scheduler sends before it kills a job: both stop the swarm,
+// keep its best and write the outputs, and the exit code is 128 + the signal.
+TEST_F(Cli, AStopSignalWritesTheBestSoFar) {
+  for (const int sig : {SIGINT, SIGTERM}) {
+    const std::string out = tmp_ / ("out-" + std::to_string(sig));
+    const std::vector<std::string> args = {ATTNSWARM_BIN_PATH, "solve", "--quiet", "--problem", bundle_, "--tau", "1",
+                                           "--beta", "0", "--iterations", "100000000", "--stall", "0", "--no-bound",
+                                           "--out", out};
+    const int status = run_then_signal(args, sig);
+    ASSERT_TRUE(WIFEXITED(status)) << "signal " << sig << " killed it";
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
+    const json s = json::parse(slurp(out + "/summary.json"));
+    EXPECT_EQ(s["stop_reason"], "interrupted");
+    EXPECT_GT(s["iterations_run"].get<int>(), 0);
+    EXPECT_GE(s["best_served"].get<double>(), s["baseline_served"].get<double>());
+    EXPECT_TRUE(std::filesystem::exists(out + "/policy.npy"));
+  }
+}
+
+TEST_F(Cli, AStoppedBoundIsStillWrittenAndSaysSo) {
+  // a bound that takes seconds on one thread (about 20 s here), stopped after 1.5 s
+  const std::string bundle = tmp_ / "slow";
+  ASSERT_EQ(run_cli("generate --users 100000 --tasks 40 --segments 2 --seed 3 --out " + bundle).exit_code, 0);
+  const std::string out = tmp_ / "bound-out";
+  const std::vector<std::string> args = {ATTNSWARM_BIN_PATH, "bound", "--quiet", "--backend", "cpu", "--threads", "1",
+                                         "--problem", bundle, "--tolerance", "1e-9", "--iterations", "100000000",
+                                         "--json", "--out", out};
+  const int status = run_then_signal(args, SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status)) << "SIGTERM killed it";
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);
+  const json j = json::parse(slurp(out + "/bound.json"));
+  EXPECT_TRUE(j["interrupted"].get<bool>());
+  EXPECT_FALSE(j["converged"].get<bool>());
+  EXPECT_GT(j["upper_bound"].get<double>(), 0.0);
+  EXPECT_TRUE(std::filesystem::exists(out + "/prices.npy"));
 }
 
 TEST_F(Cli, ProgressLineOnATerminalOnly) {
