@@ -85,13 +85,14 @@ bound_result compute_bound(const problem& p, backend& b, const bound_options& o)
   const std::size_t m = static_cast<std::size_t>(p.tasks);
   dual_oracle oracle(p, b, o.on_pass);
   bound_result res;
+  const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   const auto finish = [&](bool converged, double gamma) {
     res.upper_bound = oracle.best.exact;
     res.prices = oracle.best.lambda;
     res.passes = oracle.passes;
     res.gamma = gamma;
     res.converged = converged;
-    res.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    res.elapsed_s = seconds();
     return res;
   };
 
@@ -127,6 +128,7 @@ bound_result compute_bound(const problem& p, backend& b, const bound_options& o)
     bool stage_done = false;
     while (!stage_done && res.iterations < o.iterations) {
       if (o.interrupt != nullptr && o.interrupt->load()) return finish(false, gamma);
+      if (o.time_limit_s > 0.0 && seconds() >= o.time_limit_s) return finish(false, gamma);
       ++res.iterations;
       const std::vector<double> xn = project_step(p, y.lambda, y.grad, 1.0 / lipschitz);
       std::vector<double> yl(m, 0.0);

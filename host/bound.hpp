@@ -16,6 +16,9 @@ struct bound_options {
   int iterations = 1000;    // gradient steps, all stages together
   double tolerance = 1e-3;  // target relative distance of the bound to its limit (LP*)
   const std::atomic<bool>* interrupt = nullptr;
+  // > 0: stop after this many seconds. Stopping early (here or on interrupt) still gives a
+  // valid bound, the exact D at the best prices so far, only a looser one.
+  double time_limit_s = 0.0;
   // Called after every pass with the best exact bound so far (progress, benchmarks).
   std::function<void(int passes, double best_bound)> on_pass;
 };

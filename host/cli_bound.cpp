@@ -26,6 +26,7 @@ struct bound_flags {
 int run_bound(bound_flags& f) {
   if (f.o.iterations < 0) throw input_error("--iterations: must be >= 0");
   if (!(f.o.tolerance > 0.0)) throw input_error("--tolerance: must be > 0");
+  if (!(f.o.time_limit_s >= 0.0)) throw input_error("--time-limit: must be >= 0 (0 = none)");
   const backend_options backend_opts = check_backend_flags(f.b, f.c.threads, 1);
   apply_threads(f.c.threads);
   std::optional<staged_dir> out;  // made now: an output folder that cannot be made fails before the bound
@@ -52,7 +53,10 @@ int run_bound(bound_flags& f) {
     std::cout << "backend           " << b->device_description() << "\n"
               << "upper_bound       " << fmt("%.9g", r.upper_bound) << "\n"
               << "bound_iterations  " << r.iterations << " (" << r.passes << " passes, "
-              << (r.converged ? "converged" : interrupted ? "interrupted" : "iteration limit reached") << ", "
+              << (r.converged                       ? "converged"
+                  : interrupted                     ? "interrupted"
+                  : r.iterations >= f.o.iterations ? "iteration limit reached"
+                                                    : "time limit reached") << ", "
               << fmt("%.2f s", r.elapsed_s) << ")\n"
               << "prices           ";
     for (double v : r.prices) std::cout << " " << fmt("%.6g", v);
@@ -70,6 +74,8 @@ subcommand add_bound(CLI::App& app) {
   add_backend_options(bound_cmd, f->b);
   bound_cmd->add_option("--iterations", f->o.iterations, "gradient steps, all stages together")->capture_default_str();
   bound_cmd->add_option("--tolerance", f->o.tolerance, "target relative distance to the LP optimum")
+      ->capture_default_str();
+  bound_cmd->add_option("--time-limit", f->o.time_limit_s, "seconds (0 = none); the best bound so far is kept")
       ->capture_default_str();
   bound_cmd->add_option("--out", f->out, "folder for prices.npy and bound.json");
   return {bound_cmd, [f] { return run_bound(*f); }};

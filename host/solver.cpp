@@ -114,6 +114,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   if (o.bound) {
     bound_options bo = o.bound_opts;
     bo.interrupt = o.interrupt;
+    bo.time_limit_s = time_left();  // the limit is for the whole solve, the bound included
     const trace_range range("bound");
     if (o.on_phase) o.on_phase("certified upper bound");
     res.bound = compute_bound(p, b, bo);

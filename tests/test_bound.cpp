@@ -138,6 +138,40 @@ TEST(Bound, WithoutCapacitiesItIsTheBestAttractionAndNeedsNoIterations) {
   EXPECT_NEAR(r.upper_bound, exact_lp(in), 1e-9 * want);
 }
 
+TEST(Bound, ATimeLimitStopsItEarlyWithAValidLooserBound) {
+  std::mt19937_64 rng(11);
+  testing::instance_options o = testing::sized(400, 9, 2);
+  const instance in = testing::random_instance(rng, o);
+  temp_dir tmp;
+  const problem p = testing::load_instance(tmp, in);
+  auto b = make_cpu_backend(p, 0);
+  const bound_result full = compute_bound(p, *b, bound_options{});
+  ASSERT_TRUE(full.converged);
+  ASSERT_GT(full.iterations, 0);
+  bound_options quick;
+  quick.time_limit_s = 1e-9;  // spent before the first step
+  const bound_result r = compute_bound(p, *b, quick);
+  EXPECT_FALSE(r.converged);
+  EXPECT_EQ(r.iterations, 0);
+  EXPECT_GE(r.upper_bound, full.upper_bound);
+  EXPECT_GE(r.upper_bound, exact_lp(in) * (1.0 - 1e-9));
+
+  // solve's --time-limit covers the bound too
+  solve_options so;
+  so.particles = 4;
+  so.iterations = 1000000;
+  so.stall = 0;
+  so.tau = 1.0;
+  so.beta = 0.0;
+  so.time_limit_s = 1e-9;
+  const solve_result sr = solve(p, *b, so);
+  EXPECT_EQ(sr.swarm.reason, stop_reason::time_limit);
+  ASSERT_TRUE(sr.bound.has_value());
+  EXPECT_FALSE(sr.bound->converged);
+  EXPECT_EQ(sr.bound->iterations, 0);
+  EXPECT_GE(sr.bound->upper_bound, sr.best.served);
+}
+
 TEST(Bound, CliPrintsPricesAndSolveReportsTheGap) {
   temp_dir tmp;
   ASSERT_EQ(testing::run_cli("generate --users 500 --tasks 9 --segments 2 --out " + (tmp / "b")).exit_code, 0);
