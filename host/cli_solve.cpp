@@ -109,7 +109,9 @@ int run_solve(solve_flags& f) {
                                 " to the best allocation of any kind)\n"
                           : std::string())
               << "iterations     " << r.swarm.iterations_run << " (stopped: " << stop_reason_name(r.swarm.reason) << ")\n"
-              << "elapsed        " << fmt("%.2f s", r.elapsed_s) << "\n";
+              << "elapsed        " << fmt("%.2f s", r.elapsed_s) << " (baseline " << fmt("%.2f", r.phases.baseline_s)
+              << ", shape search " << fmt("%.2f", r.phases.shape_search_s) << ", swarm " << fmt("%.2f", r.phases.swarm_s)
+              << ", report " << fmt("%.2f", r.phases.report_s) << ", bound " << fmt("%.2f", r.phases.bound_s) << ")\n";
     if (!f.out.empty()) std::cout << "written        " << f.out << "\n";
   }
   return r.swarm.reason == stop_reason::interrupted ? interrupt_guard::exit_code() : 0;

@@ -66,6 +66,11 @@ nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, co
     j["bound_converged"] = r.bound->converged;
     j["bound_elapsed_s"] = r.bound->elapsed_s;
   }
+  j["phase_s"] = {{"baseline", r.phases.baseline_s},
+                  {"shape_search", r.phases.shape_search_s},
+                  {"swarm", r.phases.swarm_s},
+                  {"report", r.phases.report_s},
+                  {"bound", r.phases.bound_s}};
   j["elapsed_s"] = r.elapsed_s;
   return j;
 }

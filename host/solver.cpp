@@ -52,6 +52,12 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   const auto time_left = [&] {
     return o.time_limit_s > 0.0 ? std::max(1e-9, o.time_limit_s - elapsed()) : 0.0;
   };
+  // seconds since the previous call: each phase's time
+  auto lap = [&, last = 0.0]() mutable {
+    const double now = elapsed(), d = now - last;
+    last = now;
+    return d;
+  };
   const int dims = static_cast<int>(p.dims());
   const std::vector<double> zero(static_cast<std::size_t>(dims), 0.0);
   solve_result res;
@@ -59,6 +65,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     const trace_range range("report");
     res.baseline = b.report(zero.data(), shape{}, 0);
   }
+  res.phases.baseline_s = lap();
   if (o.on_baseline) o.on_baseline(res.baseline);
 
   const auto objective = [&b](const double* x, int count, int, double* f) {
@@ -93,6 +100,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
       if (o.interrupt != nullptr && o.interrupt->load()) break;
     }
   }
+  res.phases.shape_search_s = lap();
 
   b.set_shape(res.best_shape);
   swarm_options so = policy_swarm_options(o, b, o.iterations, time_left());
@@ -101,16 +109,20 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   if (search_best != zero) so.seeded.push_back(search_best);
   res.swarm = run_swarm(dims, objective, so, o.on_progress);
   res.best_policy = res.swarm.best_x;
-  const trace_range report_range("report");
-  res.best = b.report(res.best_policy.data(), res.best_shape, o.topk);
-  if (res.best.served < res.baseline.served) {
-    // The search ran on float32 products; the exact check is the one that counts, and the
-    // answer is never worse than what the platform does today.
-    res.fell_back_to_baseline = true;
-    res.best_shape = shape{};
-    res.best_policy = zero;
-    res.best = b.report(zero.data(), shape{}, o.topk);
+  res.phases.swarm_s = lap();
+  {
+    const trace_range report_range("report");
+    res.best = b.report(res.best_policy.data(), res.best_shape, o.topk);
+    if (res.best.served < res.baseline.served) {
+      // The search ran on float32 products; the exact check is the one that counts, and the
+      // answer is never worse than what the platform does today.
+      res.fell_back_to_baseline = true;
+      res.best_shape = shape{};
+      res.best_policy = zero;
+      res.best = b.report(zero.data(), shape{}, o.topk);
+    }
   }
+  res.phases.report_s = lap();
   if (o.bound) {
     bound_options bo = o.bound_opts;
     bo.interrupt = o.interrupt;
@@ -119,6 +131,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     if (o.on_phase) o.on_phase("certified upper bound");
     res.bound = compute_bound(p, b, bo);
   }
+  res.phases.bound_s = lap();
   res.elapsed_s = elapsed();
   return res;
 }

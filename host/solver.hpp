@@ -42,6 +42,16 @@ struct shape_trial {
   double best_served;  // from the batched evaluation
 };
 
+// Seconds of each phase of a solve, in the order they run (the NVTX ranges of the same names
+// split them further for Nsight).
+struct solve_phases {
+  double baseline_s = 0.0;      // the exact report of W = 0
+  double shape_search_s = 0.0;  // the short swarms of the shape grid (0 when tau and beta are given)
+  double swarm_s = 0.0;         // the main swarm
+  double report_s = 0.0;        // the exact report of the best policy (and of the baseline on a fall-back)
+  double bound_s = 0.0;         // the certified upper bound (0 with --no-bound)
+};
+
 struct solve_result {
   shape best_shape;
   std::vector<double> best_policy;  // S x M
@@ -51,6 +61,7 @@ struct solve_result {
   swarm_result swarm;                     // the main swarm
   bool fell_back_to_baseline = false;     // exact check found no gain over the baseline
   std::optional<bound_result> bound;      // absent with --no-bound
+  solve_phases phases;
   double elapsed_s = 0.0;
 };
 

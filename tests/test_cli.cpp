@@ -42,6 +42,7 @@ json solve_summary(const std::string& args) {
   json j = json::parse(r.out);
   j.erase("elapsed_s");
   j.erase("bound_elapsed_s");
+  j.erase("phase_s");
   j.erase("threads");
   j.erase("device");
   return j;
@@ -118,6 +119,15 @@ TEST_F(Cli, SolveWritesEveryOutput) {
   EXPECT_NEAR(s["improvement"].get<double>(),
               s["best_served"].get<double>() / s["baseline_served"].get<double>() - 1.0, 1e-12);
   EXPECT_GT(s["improvement"].get<double>(), 0.0);
+  // every phase ran (none is a stray 0), and together they are the whole solve
+  double phases = 0.0;
+  for (const char* phase : {"baseline", "shape_search", "swarm", "report", "bound"}) {
+    ASSERT_TRUE(s["phase_s"].contains(phase)) << phase;
+    EXPECT_GT(s["phase_s"][phase].get<double>(), 0.0) << phase;
+    phases += s["phase_s"][phase].get<double>();
+  }
+  EXPECT_NEAR(phases, s["elapsed_s"].get<double>(), 1e-6);
+  EXPECT_NEAR(s["phase_s"]["bound"].get<double>(), s["bound_elapsed_s"].get<double>(), 0.01);
 
   const auto conv = lines(slurp(out + "/convergence.csv"));
   EXPECT_EQ(conv.front(), "iteration,best_served,mean_pbest,elapsed_s");
