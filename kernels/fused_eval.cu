@@ -3,6 +3,7 @@
 #include <mma.h>
 
 #include <stdexcept>
+#include <string>
 
 #include "cuda_check.cuh"
 #include "fused_eval.cuh"
@@ -15,13 +16,20 @@ namespace {
 
 using namespace detail;
 
-// Either fused kernel: a block per (chunk of users, group of `group` particles), with
-// `shared` bytes of dynamic shared memory.
+// Either fused kernel: a block per (group of `group` particles, chunk of users), with
+// `shared` bytes of dynamic shared memory. Blocks start in the order of x, then y: with the
+// groups on x, the P / group blocks that read the same chunk of H run at the same time, so
+// H comes from DRAM once and from L2 for the other groups (with the chunks on x, the blocks
+// of one chunk would start a whole grid row apart, long after its H has left the L2).
 template <typename Kernel>
 void launch_over_chunks(Kernel kernel, std::size_t shared, int threads, int group, const float* d_h, const float* d_r,
                         std::int64_t rows, const float* d_e, int particles, int m, float* d_t, cudaStream_t s) {
   allow_dynamic_shared(kernel, shared);
-  const dim3 grid(static_cast<unsigned>(chunks_of(rows)), static_cast<unsigned>((particles + group - 1) / group));
+  constexpr std::int64_t max_grid_y = 65535;
+  if (chunks_of(rows) > max_grid_y)
+    throw std::invalid_argument("fused evaluation: " + std::to_string(rows) + " users in one launch; at most " +
+                                std::to_string(max_grid_y * k_chunk_rows));
+  const dim3 grid(static_cast<unsigned>((particles + group - 1) / group), static_cast<unsigned>(chunks_of(rows)));
   kernel<<<grid, threads, shared, s>>>(d_h, d_r, rows, d_e, particles, m, d_t);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }

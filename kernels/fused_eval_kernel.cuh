@@ -3,8 +3,9 @@
 // Fused batched evaluation (DESIGN §3): the densities Den = G0 E^T and R = r / Den of a tile
 // of users live only in shared memory, so the users x P intermediate of the cuBLAS path is
 // never written to device memory.
-// Work split: grid (chunks of k_chunk_rows users) x (groups of 64 particles), 8 warps of
-// 32 threads; warp w owns particles 8w .. 8w+7 of the group. A block walks its chunk in tiles
+// Work split: grid (groups of 64 particles) x (chunks of k_chunk_rows users), 8 warps of
+// 32 threads (the groups on x, the fastest index, so that the blocks that share a chunk are
+// scheduled together and its H comes from DRAM once, then from L2); warp w owns particles 8w .. 8w+7 of the group. A block walks its chunk in tiles
 // of 32 users. Per tile: the tile of H is staged in shared memory (coalesced, rows padded to
 // an odd stride so both access patterns below are free of bank conflicts); step A: thread
 // (user = lane, the warp's 8 particles) computes eight densities (E of the group is stored
@@ -68,8 +69,8 @@ __global__ void __launch_bounds__(k_fused_threads)
   const int cols = 2 * m;
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   // q0: the group's first particle; qw: the warp's first within the group
-  const int q0 = blockIdx.y * k_group_particles, qw = k_warp_particles * warp;
-  const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * k_chunk_rows;
+  const int q0 = blockIdx.x * k_group_particles, qw = k_warp_particles * warp;
+  const std::int64_t first = static_cast<std::int64_t>(blockIdx.y) * k_chunk_rows;
   const std::int64_t last = rows < first + k_chunk_rows ? rows : first + k_chunk_rows;
 
   // e_s[j][qq] = E of particle q0 + qq for task j (task-major; 0 past the last particle)
@@ -132,7 +133,7 @@ __global__ void __launch_bounds__(k_fused_threads)
     }
   }
 
-  float* out = t + static_cast<std::int64_t>(blockIdx.x) * particles * cols;
+  float* out = t + static_cast<std::int64_t>(blockIdx.y) * particles * cols;
 #pragma unroll
   for (int a = 0; a < k_warp_particles; ++a) {
     const int q = q0 + qw + a;

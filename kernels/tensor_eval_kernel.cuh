@@ -7,7 +7,8 @@
 // product of a and b is taken as a_lo b_hi + a_hi b_lo + a_hi b_hi, which keeps about 22 of
 // float32's 24 bits (one TF32 product alone keeps 11, too few for the CPU reference's
 // trajectory) at three tensor-core products instead of float32 FMAs.
-// Work split: grid (chunks of k_chunk_rows users) x (groups of 64 particles), 8 warps. A block
+// Work split: grid (groups of 64 particles) x (chunks of k_chunk_rows users), 8 warps (the
+// groups on x, as in the FP32 kernel, so that a chunk's H is read from DRAM once). A block
 // walks its chunk in tiles of 32 users. Per tile: H is staged in shared memory as
 // [G0 | A o G0] with each half padded with zero columns to M8 = M rounded up to 8 (the K of a
 // TF32 product); step A: warp w computes the 16 x 16 densities of users 16 (w / 4) .. and
@@ -94,8 +95,8 @@ __global__ void __launch_bounds__(k_tc_threads)
   float* mass_s = r_s + k_tc_tile_users * k_tc_q_ld;
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int q0 = blockIdx.y * k_tc_group;
-  const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * k_chunk_rows;
+  const int q0 = blockIdx.x * k_tc_group;
+  const std::int64_t first = static_cast<std::int64_t>(blockIdx.y) * k_chunk_rows;
   const std::int64_t last = rows < first + k_chunk_rows ? rows : first + k_chunk_rows;
 
   // e_s[j][qq] = E of particle q0 + qq for task j; 0 past the last task or particle
@@ -165,7 +166,7 @@ __global__ void __launch_bounds__(k_tc_threads)
 
   __syncthreads();  // the R tile is free: each warp stages its fragments in its 256 floats of it
   float* stage = r_s + warp * 256;
-  float* out = t + static_cast<std::int64_t>(blockIdx.x) * particles * cols;
+  float* out = t + static_cast<std::int64_t>(blockIdx.y) * particles * cols;
 #pragma unroll
   for (int c = 0; c < CB; ++c) {
     const int cb = cb0 + 2 * c;

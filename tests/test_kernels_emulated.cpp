@@ -232,8 +232,9 @@ TEST_P(EmulatedFusedKernel, ChunkPartialsAreTheDensityWeightedSums) {
   for (auto& x : e) x = 0.1f + 3.0f * u(rng);
   const std::int64_t chunks = chunks_of(n);
   std::vector<float> t(static_cast<std::size_t>(chunks) * pc * cols, std::nanf(""));
-  const dim3 grid(static_cast<unsigned>(chunks),
-                  static_cast<unsigned>((pc + emu::k_group_particles - 1) / emu::k_group_particles));
+  // the launchers' grid (kernels/fused_eval.cu): particle groups on x, chunks on y
+  const dim3 grid(static_cast<unsigned>((pc + emu::k_group_particles - 1) / emu::k_group_particles),
+                  static_cast<unsigned>(chunks));
   if (cols <= emu::k_slab_columns)
     emu::launch(grid, dim3(emu::k_fused_threads), emu::fused_shared_bytes<1>(m), emu::fused_eval_kernel<1>, h.data(),
                 r.data(), n, e.data(), pc, m, t.data());
@@ -242,7 +243,7 @@ TEST_P(EmulatedFusedKernel, ChunkPartialsAreTheDensityWeightedSums) {
                 r.data(), n, e.data(), pc, m, t.data());
 
   std::vector<float> t_tensor(t.size(), std::nanf(""));
-  const dim3 tc_grid(static_cast<unsigned>(chunks), static_cast<unsigned>((pc + emu::k_tc_group - 1) / emu::k_tc_group));
+  const dim3 tc_grid(static_cast<unsigned>((pc + emu::k_tc_group - 1) / emu::k_tc_group), static_cast<unsigned>(chunks));
   const auto tensor = [&](auto kernel) {
     emu::launch(tc_grid, dim3(emu::k_tc_threads), emu::tc_shared_bytes(m), kernel, h.data(), r.data(), n, e.data(), pc,
                 m, t_tensor.data());
