@@ -4,8 +4,9 @@
 # (after bench/fetch_debs.sh here). It unpacks the Debian packages into a private prefix,
 # builds Release for sm_90, runs the whole test suite (GPU tests included), compute-sanitizer
 # memcheck and racecheck on the GPU tests at small sizes, the evaluation benchmarks (CPU
-# reference, fused, tensor, cuBLAS, PyTorch, side by side on one bundle) and the bound benchmark, then
-# prints the table of bench/gpu_summary.py. Logs and JSON go to $OUT.
+# reference, fused, tensor, cuBLAS, PyTorch, side by side on one bundle), the bound benchmark
+# and, budget permitting, Nsight Compute on the fused kernels, then prints the table of
+# bench/gpu_summary.py. Logs and JSON go to $OUT.
 # Every step runs under a time limit cut to what is left of GPU_CHECK_BUDGET_S (default 480 s,
 # under the call's 540), so that a step that hangs costs its own figures, not the ones after
 # it, and the summary is always printed. Each step's seconds go to $OUT/steps.txt.
@@ -94,7 +95,31 @@ keep_json() {
 bench() { local name=$1; shift; keep_json "bench_$name" ./build-gpu/bench/bench_eval --problem "$bundle" --particles 256 "$@"; }
 torch_bench() { PYTHONUNBUFFERED=1 keep_json bench_torch python3 bench/torch_baseline.py --problem "$bundle" --particles 256; }
 bound() { keep_json "bound_$1" ./build-gpu/bench/bench_bound --problem "$small_bundle" --backend "$1"; }
-export -f build info tests sanitize generate keep_json bench torch_bench bound unpack
+# Nsight Compute on the evaluation kernels of each fused path, on the 200k bundle: where the
+# time goes (DRAM, L2, shared memory, issue, occupancy), for the next change to the kernels.
+# Counters need a Firecracker machine (the device tool's KINDS.md); on gVisor this says so.
+profile() {
+  command -v ncu >/dev/null || { echo "ncu is not on the PATH here"; return 0; }
+  local path run rc=0
+  for path in fused tensor; do
+    run=0
+    ncu --clock-control none --kernel-name regex:'fused_eval_kernel|tensor_eval_kernel|report_kernel' \
+      --launch-count 4 --section SpeedOfLight --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
+      --section Occupancy ./build-gpu/bench/bench_eval --problem "$small_bundle" --backend cuda --eval-path "$path" \
+      --particles 256 --reps 1 --swarm-iterations 0 >"$OUT/ncu-$path.log" 2>&1 || run=$?
+    if ! grep -q "Duration" "$OUT/ncu-$path.log"; then
+      # no counters here is the machine's limit, not a failure of ours
+      echo "ncu ($path): no kernel profiled (exit $run; no counters on this machine?):"
+      grep -m 3 -E "ERR|rror|not supported" "$OUT/ncu-$path.log"
+      continue
+    fi
+    ((run != 0)) && rc=$run
+    echo "ncu ($path):"
+    grep -E "^  [a-z_]+.*\(|Duration|Throughput|Hit Rate|Busy|Occupancy|Registers" "$OUT/ncu-$path.log" | head -40
+  done
+  return $rc
+}
+export -f build info tests sanitize generate keep_json bench torch_bench bound unpack profile
 
 step "unpack Debian packages" 60 unpack || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
@@ -113,6 +138,7 @@ step "generate 200k users x 32 tasks" 30 generate 20261203 "$small_bundle" --use
 step "bound vs swarm iteration (cuda)" 45 bound cuda
 step "bound vs swarm iteration (cpu)" 45 bound cpu
 step "benchmark CPU reference, all cores (P = 256)" 90 bench cpu --backend cpu --reps 3 --swarm-iterations 2
+step "Nsight Compute on the fused kernels (200k bundle)" 60 profile
 
 echo "== summary ($((SECONDS - started)) s in all)"
 python3 bench/gpu_summary.py "$OUT" | tee "$OUT/summary.txt"
