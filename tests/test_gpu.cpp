@@ -3,6 +3,8 @@
 // test body runs.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -357,12 +359,27 @@ TEST(Gpu, CliSolveStreamsUnderADeviceMemoryCap) {
   EXPECT_NE(cuda.out.find("streamed"), std::string::npos) << cuda.out;
   const auto cpu = testing::run_cli(common + " --backend cpu --out " + tmp / "cpu");
   ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
-  const auto baseline = [](const std::string& json) {
-    const auto at = json.find("\"baseline_served\"");
-    return at == std::string::npos ? -1.0 : std::stod(json.substr(json.find(':', at) + 1));
-  };
+  const auto baseline = [](const std::string& out) { return nlohmann::json::parse(out)["baseline_served"].get<double>(); };
   EXPECT_GT(baseline(cuda.out), 0.0) << cuda.out;
   EXPECT_TRUE(close(baseline(cuda.out), baseline(cpu.out), 1e-10)) << cuda.out << cpu.out;
+}
+
+// The check README.md gives users: the CPU build's eval of a CUDA solve's policy reproduces
+// its best_served (both reports are float64).
+TEST(Gpu, CpuEvalOfACudaSolveReproducesItsAnswer) {
+  REQUIRE_DEVICE();
+  temp_dir tmp;
+  ASSERT_EQ(testing::run_cli("generate --users 20000 --tasks 24 --segments 3 --seed 4 --out " + tmp / "b").exit_code, 0);
+  const auto solved = testing::run_cli("solve --backend cuda --quiet --json --particles 32 --iterations 10 "
+                                       "--search-iterations 2 --problem " + tmp / "b" + " --out " + tmp / "o");
+  ASSERT_EQ(solved.exit_code, 0) << solved.err;
+  const auto evaluated = testing::run_cli("eval --backend cpu --quiet --json --problem " + tmp / "b" + " --policy " +
+                                          tmp / "o/policy.npy");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  const double best = nlohmann::json::parse(solved.out)["best_served"].get<double>();
+  EXPECT_GT(best, 0.0) << solved.out;
+  EXPECT_TRUE(close(nlohmann::json::parse(evaluated.out)["served"].get<double>(), best, 1e-10))
+      << evaluated.out << solved.out;
 }
 
 TEST(Gpu, BoundMatchesTheCpuBound) {
