@@ -73,6 +73,10 @@ struct backend_options {
   // cuBLAS), "fused" (float32 FMAs), "tensor" (the fused kernel on tensor cores, 3xTF32) or
   // "cublas".
   std::string eval_path = "auto";
+  // CUDA, for tests: fill the batched evaluation's device workspaces (densities, chunk
+  // partials) with NaN before every batch, so that an element a kernel fails to write makes
+  // the result NaN instead of silently reusing the previous batch's value.
+  bool poison_workspaces = false;
 };
 
 // "cpu", "cuda" or "auto": auto takes the CUDA backend when CUDA is compiled in, a device is

@@ -95,7 +95,10 @@ const char* eval_kernel_name(eval_kernel k, bool tf32) {
 class cuda_backend final : public backend {
  public:
   cuda_backend(const problem& p, int device, const backend_options& o)
-      : p_(p), select_(device), eval_(choose_eval_kernel(o.eval_path, o.tf32, p.tasks)) {
+      : p_(p),
+        select_(device),
+        eval_(choose_eval_kernel(o.eval_path, o.tf32, p.tasks)),
+        poison_workspaces_(o.poison_workspaces) {
     if (p.tasks > k_max_shared_tasks)
       throw unavailable_error("the CUDA backend handles at most " + std::to_string(k_max_shared_tasks) +
                               " tasks, and this problem has " + std::to_string(p.tasks) + " (use --backend cpu)");
@@ -333,6 +336,10 @@ class cuda_backend final : public backend {
       }
       const std::size_t seg = static_cast<std::size_t>(b.batch->segment) * pc * mm;
       const float* e = e32_.get() + seg;
+      if (poison_workspaces_) {
+        t_.poison(stream_.get());
+        den_.poison(stream_.get());
+      }
       switch (eval_) {
         case eval_kernel::fused: launch_fused_eval(h, r, rows, e, pc, mm, t_.get(), stream_.get()); break;
         case eval_kernel::tensor: launch_tensor_eval(h, r, rows, e, pc, mm, t_.get(), stream_.get()); break;
@@ -355,6 +362,7 @@ class cuda_backend final : public backend {
   const problem& p_;
   device_select select_;
   eval_kernel eval_;
+  bool poison_workspaces_;
   std::string description_;
   detail::cuda_stream stream_;
   detail::cublas_handle blas_;
