@@ -58,7 +58,7 @@ std::unique_ptr<backend> make_backend(const std::string& which, const problem& p
     // auto: a device counts as usable when the shared math runs on it and agrees with the
     // host (a build without code for its architecture fails here), and the CUDA backend
     // takes the problem (at most k_max_shared_tasks tasks, memory).
-    const std::string device_name = "CUDA device " + std::to_string(device) + " not used: ";
+    const std::string unused = "CUDA device " + std::to_string(device) + " not used: ";
     const std::string selftest = run_device_selftest(device);
     if (!selftest.empty() && o.device >= 0)
       throw unavailable_error("--device " + std::to_string(o.device) + ": the device failed its self-test: " + selftest);
@@ -67,10 +67,10 @@ std::unique_ptr<backend> make_backend(const std::string& which, const problem& p
         return make_cuda_backend(p, device, o);
       } catch (const unavailable_error& e) {
         if (asks_for_cuda(o)) throw;
-        why_not_cuda = device_name + e.what();
+        why_not_cuda = unused + e.what();
       }
     } else {
-      why_not_cuda = device_name + "it failed its self-test: " + selftest;
+      why_not_cuda = unused + "it failed its self-test: " + selftest;
     }
   }
 #endif

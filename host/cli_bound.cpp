@@ -62,7 +62,7 @@ int run_bound(bound_flags& f) {
     for (double v : r.prices) std::cout << " " << fmt("%.6g", v);
     std::cout << "\n";
   }
-  return interrupted ? interrupt_guard::exit_code() : 0;
+  return interrupt_guard::exit_code();  // 128 + the signal when one came, else 0
 }
 
 }  // namespace

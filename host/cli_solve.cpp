@@ -114,7 +114,8 @@ int run_solve(solve_flags& f) {
               << ", report " << fmt("%.2f", r.phases.report_s) << ", bound " << fmt("%.2f", r.phases.bound_s) << ")\n";
     if (!f.out.empty()) std::cout << "written        " << f.out << "\n";
   }
-  return r.swarm.reason == stop_reason::interrupted ? interrupt_guard::exit_code() : 0;
+  // 128 + the signal when one stopped any phase (the swarm, or only the bound), else 0
+  return interrupt_guard::exit_code();
 }
 
 }  // namespace
