@@ -122,6 +122,7 @@ class cuda_backend final : public backend {
     in.tasks = p.tasks;
     in.segments = p.segments;
     in.particles = o.particles;
+    in.densities = eval_ == eval_kernel::cublas;
     in.budget_bytes = o.device_memory_bytes > 0 ? o.device_memory_bytes : static_cast<std::size_t>(0.9 * free_b);
     allocate_with_halving(in);
 

@@ -36,7 +36,8 @@ std::size_t fixed_device_bytes(const device_plan_inputs& in) {
 std::size_t workspace_bytes_per_row(const device_plan_inputs& in) {
   const std::size_t m = static_cast<std::size_t>(in.tasks), p = static_cast<std::size_t>(in.particles);
   // Den (rows x P float32) and one P x 2M float32 partial per chunk of users, rounded up.
-  return p * 4 + (p * 2 * m * 4 + static_cast<std::size_t>(k_chunk_rows) - 1) / static_cast<std::size_t>(k_chunk_rows);
+  return (in.densities ? p * 4 : 0) +
+         (p * 2 * m * 4 + static_cast<std::size_t>(k_chunk_rows) - 1) / static_cast<std::size_t>(k_chunk_rows);
 }
 
 std::size_t resident_bytes_per_row(const device_plan_inputs& in) {

@@ -30,6 +30,9 @@ struct device_plan_inputs {
   int segments = 1;
   int particles = 256;  // the most policies one batched evaluation holds at once
   int topk = 64;        // the largest top-k the report stages (k_max_topk of the kernels)
+  // The cuBLAS path's densities Den (users x P float32 per batch); the fused kernels keep
+  // them on chip and need none.
+  bool densities = true;
   std::size_t budget_bytes = 0;  // what the driver may allocate
 };
 
@@ -42,7 +45,8 @@ struct device_plan {
 // Bytes that do not scale with the users: policy exponents, accumulators, partials, top-k
 // staging, the swarm state and the cuBLAS workspace.
 std::size_t fixed_device_bytes(const device_plan_inputs& in);
-// Bytes per user of a batch's evaluation workspace (densities and chunk partials).
+// Bytes per user of a batch's evaluation workspace (densities, if in.densities, and chunk
+// partials).
 std::size_t workspace_bytes_per_row(const device_plan_inputs& in);
 // Bytes per user of the resident arrays (F, A, H, mass, r).
 std::size_t resident_bytes_per_row(const device_plan_inputs& in);

@@ -37,6 +37,12 @@ inline void cublas_check(cublasStatus_t code, const char* call, const char* file
 
 }  // namespace attnswarm::detail
 
+// kernel<<<grid, block, shared, stream>>>: a macro, so that the launchers' own code also runs
+// on the CPU under tests/cuda_emulator.hpp, which defines it first (the fake-device tests).
+#ifndef ATTN_LAUNCH
+#define ATTN_LAUNCH(kernel, grid, block, shared, stream) kernel<<<grid, block, shared, stream>>>
+#endif
+
 #define ATTN_CUBLAS_CHECK(call) ::attnswarm::detail::cublas_check((call), #call, __FILE__, __LINE__)
 #define ATTN_CUDA_CHECK(call) ::attnswarm::detail::cuda_check((call), #call, __FILE__, __LINE__)
 

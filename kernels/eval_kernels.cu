@@ -18,6 +18,7 @@ namespace attnswarm {
 namespace {
 
 using namespace detail;
+using namespace ATTN_KERNELS_NS;  // the kernels: detail, or the emulator's namespace
 
 int elementwise_blocks(std::int64_t total) {
   return static_cast<int>(std::min<std::int64_t>((total + 255) / 256, 65535));
@@ -44,7 +45,7 @@ __global__ void sum_partials_kernel(const T* partials, int rows, int width, T* o
 template <typename T>
 void sum_partials(const T* d_partials, int rows, int width, T* d_out, cudaStream_t s) {
   if (width <= 0) return;
-  sum_partials_kernel<T><<<width, k_sum_threads, 0, s>>>(d_partials, rows, width, d_out);
+  ATTN_LAUNCH(sum_partials_kernel<T>, width, k_sum_threads, 0, s)(d_partials, rows, width, d_out);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -53,7 +54,7 @@ void sum_partials(const T* d_partials, int rows, int width, T* d_out, cudaStream
 void launch_shape_rows(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
                        double inv_tau, double beta, float* d_h, float* d_r, cudaStream_t s) {
   if (rows == 0) return;
-  shape_rows_kernel<<<row_blocks(rows, k_row_warps, 65535), k_row_warps * 32, 0, s>>>(d_f, d_a, d_mass, rows, m,
+  ATTN_LAUNCH(shape_rows_kernel, row_blocks(rows, k_row_warps, 65535), k_row_warps * 32, 0, s)(d_f, d_a, d_mass, rows, m,
                                                                                      inv_tau, beta, d_h, d_r);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
@@ -62,14 +63,14 @@ void launch_policy_exp(const double* d_w, int particles, int segments, int m, do
                        cudaStream_t s) {
   const std::int64_t total = static_cast<std::int64_t>(segments) * particles * m;
   if (total == 0) return;
-  policy_exp_kernel<<<elementwise_blocks(total), 256, 0, s>>>(d_w, particles, segments, m, d_e64, d_e32);
+  ATTN_LAUNCH(policy_exp_kernel, elementwise_blocks(total), 256, 0, s)(d_w, particles, segments, m, d_e64, d_e32);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
 void launch_inverse_density(float* d_den, const float* d_r, std::int64_t rows, int particles, cudaStream_t s) {
   const std::int64_t total = rows * particles;
   if (total == 0) return;
-  inverse_density_kernel<<<elementwise_blocks(total), 256, 0, s>>>(d_den, d_r, rows, particles);
+  ATTN_LAUNCH(inverse_density_kernel, elementwise_blocks(total), 256, 0, s)(d_den, d_r, rows, particles);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -77,7 +78,7 @@ void launch_chunk_reduce_scale(const float* d_t, int chunks, const double* d_e, 
                                cudaStream_t s) {
   const std::int64_t total = static_cast<std::int64_t>(particles) * 2 * m;
   if (total == 0 || chunks == 0) return;
-  chunk_reduce_scale_kernel<<<elementwise_blocks(total), 256, 0, s>>>(d_t, chunks, d_e, particles, m, d_acc);
+  ATTN_LAUNCH(chunk_reduce_scale_kernel, elementwise_blocks(total), 256, 0, s)(d_t, chunks, d_e, particles, m, d_acc);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -92,7 +93,7 @@ void launch_report(const float* d_f, const float* d_a, const double* d_mass, std
     const int per_warp = slab_rows<R>(2), warps = row_warps(m, per_warp);
     const std::size_t shared = row_shared_bytes(warps, per_warp, m);
     allow_dynamic_shared(report_kernel<R>, shared);
-    report_kernel<R><<<row_blocks(rows, warps, blocks), warps * 32, shared, s>>>(
+    ATTN_LAUNCH(report_kernel<R>, row_blocks(rows, warps, blocks), warps * 32, shared, s)(
         d_f, d_a, d_mass, rows, m, inv_tau, beta, d_expw, topk, d_topk_task, d_topk_share, d_lv, d_idle);
   });
   ATTN_CUDA_CHECK(cudaGetLastError());
@@ -107,7 +108,7 @@ void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, 
     const int per_warp = slab_rows<R>(1), warps = row_warps(m, per_warp);
     const std::size_t shared = row_shared_bytes(warps, per_warp, m);
     allow_dynamic_shared(dual_pass_kernel<R>, shared);
-    dual_pass_kernel<R><<<row_blocks(rows, warps, blocks), warps * 32, shared, s>>>(
+    ATTN_LAUNCH(dual_pass_kernel<R>, row_blocks(rows, warps, blocks), warps * 32, shared, s)(
         d_f, d_a, d_mass, rows, m, d_lambda, gamma, d_partials);
   });
   ATTN_CUDA_CHECK(cudaGetLastError());

@@ -15,6 +15,7 @@ namespace attnswarm {
 namespace {
 
 using namespace detail;
+using namespace ATTN_KERNELS_NS;  // the kernels: detail, or the emulator's namespace
 
 // Either fused kernel: a block per (group of `group` particles, chunk of users), with
 // `shared` bytes of dynamic shared memory. Blocks start in the order of x, then y: with the
@@ -30,7 +31,7 @@ void launch_over_chunks(Kernel kernel, std::size_t shared, int threads, int grou
     throw std::invalid_argument("fused evaluation: " + std::to_string(rows) + " users in one launch; at most " +
                                 std::to_string(max_grid_y * k_chunk_rows));
   const dim3 grid(static_cast<unsigned>((particles + group - 1) / group), static_cast<unsigned>(chunks_of(rows)));
-  kernel<<<grid, threads, shared, s>>>(d_h, d_r, rows, d_e, particles, m, d_t);
+  ATTN_LAUNCH(kernel, grid, threads, shared, s)(d_h, d_r, rows, d_e, particles, m, d_t);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 

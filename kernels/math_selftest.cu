@@ -42,7 +42,7 @@ __global__ void math_selftest_kernel(std::uint64_t seed, int n, math_selftest_ou
 void launch_math_selftest(std::uint64_t seed, int n, const math_selftest_outputs& d_out, cudaStream_t stream) {
   if (n <= 0) return;
   constexpr int threads = 128;
-  math_selftest_kernel<<<(n + threads - 1) / threads, threads, 0, stream>>>(seed, n, d_out);
+  ATTN_LAUNCH(math_selftest_kernel, (n + threads - 1) / threads, threads, 0, stream)(seed, n, d_out);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -9,12 +9,13 @@
 namespace attnswarm {
 
 using namespace detail;
+using namespace ATTN_KERNELS_NS;  // the kernels: detail, or the emulator's namespace
 
 void launch_swarm_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int particles, int dims, bool ring,
                        const double* d_pbest_f, const std::int64_t* d_best_index, const double* d_pbest, double* d_x,
                        double* d_v, cudaStream_t s) {
   if (particles <= 0 || dims <= 0) return;
-  swarm_move_kernel<<<particles, k_swarm_threads, 0, s>>>(seed, t, c, particles, dims, ring, d_pbest_f, d_best_index,
+  ATTN_LAUNCH(swarm_move_kernel, particles, k_swarm_threads, 0, s)(seed, t, c, particles, dims, ring, d_pbest_f, d_best_index,
                                                           d_pbest, d_x, d_v);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
@@ -22,7 +23,7 @@ void launch_swarm_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c,
 void launch_swarm_record(int particles, int dims, const double* d_f, const double* d_x, double* d_pbest,
                          double* d_pbest_f, cudaStream_t s) {
   if (particles <= 0 || dims <= 0) return;
-  swarm_record_kernel<<<particles, k_swarm_threads, 0, s>>>(dims, d_f, d_x, d_pbest, d_pbest_f);
+  ATTN_LAUNCH(swarm_record_kernel, particles, k_swarm_threads, 0, s)(dims, d_f, d_x, d_pbest, d_pbest_f);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 

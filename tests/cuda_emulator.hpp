@@ -6,7 +6,7 @@
 // __syncthreads or a shuffle under divergent control flow: undefined on a GPU) stops all
 // progress; a watchdog then aborts the test with a message rather than let it hang. Shared memory is the kernels' extern arrays,
 // defined here and poisoned (NaN bytes) before every block so that a read of an unwritten
-// element shows. It checks the kernels' indexing, synchronization and arithmetic, not their
+// element shows. The threads come from a pool kept between launches. It checks the kernels' indexing, synchronization and arithmetic, not their
 // speed, and not what only a GPU decides (warp scheduling, real memory ordering).
 //
 // The warp matrix functions (nvcuda::wmma) exist for what the tensor-core kernel uses: TF32
@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -85,12 +86,79 @@ struct block_state {
   std::vector<std::array<unsigned char, 8>> lanes;
   // per warp: the A (128) then B (128) elements of an mma_sync
   std::vector<std::array<float, 256>> mma_inputs = std::vector<std::array<float, 256>>(lanes.size() / 32);
+  // one value per thread for the block-wide reductions of the CUB stand-in (cub::BlockReduce)
+  std::vector<std::array<unsigned char, 8>> block_values = lanes;
 };
 inline block_state* current = nullptr;
 
 }  // namespace emulator
 
-// kernel<<<grid, block, shared_bytes>>>(args...), run to the end.
+namespace emulator {
+
+// The threads that play a block's CUDA threads, kept from launch to launch: starting a
+// thread costs far more than most blocks' work. run(n, fn) runs fn(0) .. fn(n - 1) on n of
+// them at once (they wait on each other's barriers) and returns when all have finished.
+class thread_pool {
+ public:
+  static thread_pool& get() {
+    static thread_pool pool;
+    return pool;
+  }
+  template <typename Fn>
+  void run(unsigned n, Fn& fn) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (workers_.size() < n) {
+      const unsigned id = static_cast<unsigned>(workers_.size());
+      workers_.emplace_back([this, id, seen = generation_] { work(id, seen); });
+    }
+    job_ = [&fn](unsigned t) { fn(t); };
+    active_ = n;
+    pending_ = n;
+    ++generation_;
+    start_.notify_all();
+    done_.wait(lock, [&] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+  ~thread_pool() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    start_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+ private:
+  void work(unsigned id, std::uint64_t seen) {
+    for (;;) {
+      std::function<void(unsigned)> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        if (id >= active_) continue;
+        job = job_;
+      }
+      job(id);
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_ == 0) done_.notify_all();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable start_, done_;
+  std::vector<std::thread> workers_;
+  std::function<void(unsigned)> job_;
+  unsigned active_ = 0, pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace emulator
+
+// kernel<<<grid, block, shared_bytes>>>(args...), run to the end: the blocks one after
+// another, each on the pool's first block.x threads, with the shared memory poisoned before
+// it starts.
 template <typename Kernel, typename... Args>
 void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args... args) {
   if (block.y != 1 || block.z != 1 || block.x % 32 != 0 || block.x == 0)
@@ -99,52 +167,80 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
     throw std::invalid_argument("emulator: more dynamic shared memory than it holds");
   emulator::grid_dim = grid;
   emulator::block_dim = block;
-  for (unsigned by = 0; by < grid.y; ++by)
-    for (unsigned bx = 0; bx < grid.x; ++bx) {
-      std::memset(smem, 0xff, sizeof(smem));
-      std::memset(smem4, 0xff, sizeof(smem4));
-      emulator::block_state state(block.x);
-      emulator::current = &state;
-      // The watchdog: no barrier phase for 20 s while threads still run means a deadlock.
-      std::mutex watch_mutex;
-      std::condition_variable watch_cv;
-      bool done = false;
-      std::thread watchdog([&] {
-        std::unique_lock<std::mutex> lock(watch_mutex);
-        std::uint64_t seen = state.phases.load();
-        auto since = std::chrono::steady_clock::now();
-        while (!watch_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
-          const std::uint64_t now_phases = state.phases.load();
-          if (now_phases != seen) {
-            seen = now_phases;
-            since = std::chrono::steady_clock::now();
-          } else if (std::chrono::steady_clock::now() - since > std::chrono::seconds(20)) {
-            std::fprintf(stderr, "cuda emulator: block (%u, %u) made no progress for 20 s: a __syncthreads or "
-                         "__shfl_xor_sync that not every thread reached\n", bx, by);
-            std::abort();
-          }
-        }
-      });
-      std::vector<std::thread> threads;
-      threads.reserve(block.x);
-      for (unsigned t = 0; t < block.x; ++t)
-        threads.emplace_back([&, t] {
-          emulator::thread_idx = dim3(t);
-          emulator::block_idx = dim3(bx, by);
-          kernel(args...);
-        });
-      for (auto& th : threads) th.join();
-      {
-        const std::lock_guard<std::mutex> lock(watch_mutex);
-        done = true;
+  emulator::block_state state(block.x);
+  emulator::current = &state;
+  // between blocks: a barrier of its own, so that a thread that leaves the kernel while others
+  // wait in a __syncthreads stops all progress (the watchdog's case) instead of passing it
+  emulator::barrier between_blocks(block.x, emulator::progress_tick{&state.phases});
+  std::atomic<unsigned> at_x{0}, at_y{0};
+  // The watchdog: no barrier phase for 20 s while threads still run means a deadlock.
+  std::mutex watch_mutex;
+  std::condition_variable watch_cv;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(watch_mutex);
+    std::uint64_t seen = state.phases.load();
+    auto since = std::chrono::steady_clock::now();
+    while (!watch_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
+      const std::uint64_t now_phases = state.phases.load();
+      if (now_phases != seen) {
+        seen = now_phases;
+        since = std::chrono::steady_clock::now();
+      } else if (std::chrono::steady_clock::now() - since > std::chrono::seconds(20)) {
+        std::fprintf(stderr, "cuda emulator: block (%u, %u) made no progress for 20 s: a __syncthreads or "
+                     "__shfl_xor_sync that not every thread reached\n", at_x.load(), at_y.load());
+        std::abort();
       }
-      watch_cv.notify_one();
-      watchdog.join();
-      emulator::current = nullptr;
     }
+  });
+  const auto body = [&](unsigned t) {
+    emulator::thread_idx = dim3(t);
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        if (t == 0) {
+          at_x = bx;
+          at_y = by;
+          std::memset(smem, 0xff, sizeof(smem));  // all of it: a read past what was asked for shows too
+          std::memset(smem4, 0xff, sizeof(smem4));
+        }
+        between_blocks.arrive_and_wait();  // the block's shared memory is poisoned
+        emulator::block_idx = dim3(bx, by);
+        kernel(args...);
+        between_blocks.arrive_and_wait();  // every thread has left the block
+      }
+  };
+  emulator::thread_pool::get().run(block.x, body);
+  {
+    const std::lock_guard<std::mutex> lock(watch_mutex);
+    done = true;
+  }
+  watch_cv.notify_one();
+  watchdog.join();
+  emulator::current = nullptr;
+}
+
+// ATTN_LAUNCH(kernel, grid, block, shared, stream)(args...): the launchers' spelling of
+// kernel<<<grid, block, shared, stream>>>(args...) (kernels/cuda_check.cuh), run here.
+template <typename Kernel, typename Stream>
+struct kernel_launch {
+  Kernel kernel;
+  dim3 grid, block;
+  std::size_t shared;
+  Stream stream;  // the emulator runs every launch to its end before it returns: no streams
+  template <typename... Args>
+  void operator()(Args... args) const {
+    launch(grid, block, shared, kernel, args...);
+  }
+};
+template <typename Kernel, typename Stream>
+kernel_launch<Kernel, Stream> make_kernel_launch(Kernel kernel, dim3 grid, dim3 block, std::size_t shared, Stream s) {
+  return {kernel, grid, block, shared, s};
 }
 
 }  // namespace attnswarm::emulated
+
+#define ATTN_LAUNCH(kernel, grid, block, shared, stream) \
+  ::attnswarm::emulated::make_kernel_launch(kernel, dim3(grid), dim3(block), shared, stream)
 
 #define threadIdx ::attnswarm::emulated::emulator::thread_idx
 #define blockIdx ::attnswarm::emulated::emulator::block_idx

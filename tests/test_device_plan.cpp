@@ -76,6 +76,25 @@ TEST(DevicePlan, EveryPlanStaysInsideItsBudget) {
   }
 }
 
+TEST(DevicePlan, TheFusedPathsNeedNoDensities) {
+  // a budget that holds one batch of every user with the fused kernels' partials alone; the
+  // cuBLAS path's densities (P floats a user) then make the batches smaller
+  auto in = inputs(200000, 16, 1, 2048, 0);
+  in.densities = false;
+  in.budget_bytes = plan_bytes(in, true, 200000) + 1;
+  const device_plan fused = plan_device_memory(in);
+  EXPECT_TRUE(fused.resident);
+  EXPECT_EQ(fused.batch_rows, 200000);
+  in.densities = true;
+  const device_plan cublas = plan_device_memory(in);
+  EXPECT_TRUE(cublas.resident);
+  EXPECT_LT(cublas.batch_rows, 200000 / 10);
+  EXPECT_LE(cublas.bytes, in.budget_bytes);
+  device_plan_inputs without = in;
+  without.densities = false;
+  EXPECT_EQ(workspace_bytes_per_row(in), workspace_bytes_per_row(without) + 4 * 2048);
+}
+
 TEST(DevicePlan, TooSmallABudgetNamesWhatIsNeeded) {
   const auto in = inputs(1000000, 512, 1, 256, 8 * k_mib);
   try {

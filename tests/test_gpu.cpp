@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <cstring>
 #include <random>
 #include <string>
 
@@ -14,8 +13,8 @@
 #include <cuda_runtime.h>
 #endif
 
-#include "../bench/standard_functions.hpp"
 #include "backend.hpp"
+#include "backend_checks.hpp"
 #include "bound.hpp"
 #include "cpu_backend.hpp"
 #include "device_plan.hpp"
@@ -27,6 +26,12 @@
 namespace attnswarm {
 namespace {
 
+using testing::backend_case;
+using testing::close;
+using testing::cuda_options;
+using testing::expect_device_swarm_follows_cpu;
+using testing::expect_every_path_matches_cpu;
+using testing::streamed_options;
 using testing::temp_dir;
 
 // Skips the calling test when no device is usable.
@@ -35,30 +40,6 @@ using testing::temp_dir;
     const device_inventory inv_ = probe_devices();                    \
     if (inv_.devices.empty()) GTEST_SKIP() << inv_.note;              \
   } while (0)
-
-bool close(double got, double want, double rtol, double atol = 1e-12) {
-  return std::fabs(got - want) <= atol + rtol * std::fabs(want);
-}
-
-backend_options cuda_options(const std::string& path) {
-  backend_options o;
-  o.eval_path = path;
-  o.particles = 16;  // fewer than the 37 policies evaluated below: groups are exercised
-  o.poison_workspaces = true;  // a partial a kernel leaves unwritten turns the result NaN
-  return o;
-}
-
-// Options whose device-memory budget forces streamed batches of about `batch` users.
-backend_options streamed_options(const problem& p, std::int64_t batch, const std::string& path = "auto") {
-  backend_options o = cuda_options(path);
-  device_plan_inputs in;
-  in.users = p.users;
-  in.tasks = p.tasks;
-  in.segments = p.segments;
-  in.particles = o.particles;
-  o.device_memory_bytes = plan_bytes(in, false, batch) + 1;
-  return o;
-}
 
 TEST(Gpu, SharedMathAgreesWithTheHost) {
   REQUIRE_DEVICE();
@@ -98,16 +79,7 @@ TEST(Gpu, AutoSaysWhyItLeftTheDeviceUnused) {
   EXPECT_THROW(make_backend("cuda", p), unavailable_error);
 }
 
-struct gpu_case {
-  const char* name;
-  std::int64_t users, tasks;
-  int segments;
-  double tau, beta;
-};
-
-void PrintTo(const gpu_case& c, std::ostream* os) { *os << c.name; }
-
-const gpu_case gpu_cases[] = {
+const backend_case gpu_cases[] = {
     {"odd_tasks", 1000, 13, 1, 1.0, 0.0},
     {"past_one_batch", 8192 + 777, 33, 3, 0.5, 2.0},
     {"one_task", 301, 1, 2, 0.25, 1.0},
@@ -121,98 +93,14 @@ const gpu_case gpu_cases[] = {
     {"past_the_registers", 1501, 300, 2, 0.5, 1.0},  // the row in shared memory; cuBLAS only
 };
 
-// Largest M of the fused kernel (k_fused_max_tasks of kernels/fused_eval.cuh).
-constexpr std::int64_t fused_max_tasks = 128;
-
-class GpuVsCpu : public ::testing::TestWithParam<gpu_case> {};
-
-// One CUDA configuration against the CPU reference on one instance: the exact report (with
-// top-k), the batched evaluation (against the exact served utilization) and the dual pass.
-void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, const shape& s, std::mt19937_64& rng) {
-  SCOPED_TRACE(gpu.device_description());
-  ASSERT_EQ(gpu.name(), "cuda");
-  std::uniform_real_distribution<double> u(-3.0, 3.0);
-  constexpr int policies = 37;  // not a multiple of a warp, nor of the particle group
-  std::vector<double> w(static_cast<std::size_t>(policies * p.dims()));
-  for (auto& x : w) x = u(rng);
-  for (std::int64_t d = 0; d < p.dims(); ++d) w[d] = 0.0;  // policy 0: W = 0
-
-  const int k = static_cast<int>(std::min<std::int64_t>(3, p.tasks));
-  for (int q : {0, 1, policies - 1}) {
-    const policy_report want = cpu.report(w.data() + q * p.dims(), s, k);
-    const policy_report got = gpu.report(w.data() + q * p.dims(), s, k);
-    EXPECT_TRUE(close(got.served, want.served, 1e-10)) << got.served << " vs " << want.served;
-    EXPECT_TRUE(close(got.utilization, want.utilization, 1e-10));
-    EXPECT_EQ(got.idle_users, want.idle_users);
-    for (std::int64_t j = 0; j < p.tasks; ++j) {
-      EXPECT_TRUE(close(got.load[j], want.load[j], 1e-10)) << "load " << j;
-      EXPECT_TRUE(close(got.value[j], want.value[j], 1e-10)) << "value " << j;
-    }
-    if (q == 1) {  // no atomics, partials added in a fixed order: the same sums every run
-      const policy_report again = gpu.report(w.data() + q * p.dims(), s, k);
-      EXPECT_EQ(again.load, got.load);
-      EXPECT_EQ(again.value, got.value);
-      EXPECT_EQ(again.served, got.served);
-      EXPECT_EQ(again.idle_users, got.idle_users);
-    }
-    ASSERT_EQ(got.topk_task.size(), want.topk_task.size());
-    for (std::size_t e = 0; e < got.topk_task.size(); ++e) {
-      EXPECT_TRUE(close(got.topk_share[e], want.topk_share[e], 1e-6)) << e;
-      if (got.topk_task[e] != want.topk_task[e]) {  // only a near-tie may order differently
-        EXPECT_TRUE(close(got.topk_share[e], want.topk_share[e], 1e-12)) << e;
-      }
-    }
-  }
-
-  cpu.set_shape(s);
-  gpu.set_shape(s);
-  std::vector<double> fg(policies, std::nan(""));  // poisoned: an unwritten value shows
-  gpu.evaluate(w.data(), policies, fg.data());
-  for (int q = 0; q < policies; ++q) {
-    const double exact = cpu.report(w.data() + q * p.dims(), s, 0).served;
-    EXPECT_TRUE(std::isfinite(fg[q])) << q;
-    EXPECT_TRUE(close(fg[q], exact, 5e-5, 1e-9)) << q << ": " << fg[q] << " vs " << exact;
-  }
-
-  std::vector<double> lambda(p.tasks);
-  for (auto& l : lambda) l = 0.3 * (u(rng) + 3.0) / 6.0;
-  for (double gamma : {0.05, 1e-4}) {
-    const dual_sums want = cpu.dual_pass(lambda.data(), gamma);
-    const dual_sums got = gpu.dual_pass(lambda.data(), gamma);
-    EXPECT_TRUE(close(got.exact, want.exact, 1e-10));
-    EXPECT_TRUE(close(got.smooth, want.smooth, 1e-10));
-    for (std::int64_t j = 0; j < p.tasks; ++j) EXPECT_TRUE(close(got.soft_load[j], want.soft_load[j], 1e-9, 1e-12));
-    const dual_sums again = gpu.dual_pass(lambda.data(), gamma);
-    EXPECT_EQ(again.exact, got.exact);
-    EXPECT_EQ(again.smooth, got.smooth);
-    EXPECT_EQ(again.soft_load, got.soft_load);
-  }
-}
+class GpuVsCpu : public ::testing::TestWithParam<backend_case> {};
 
 TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
   REQUIRE_DEVICE();
-  const gpu_case& c = GetParam();
-  std::mt19937_64 rng(std::hash<std::string>{}(c.name));
-  testing::instance_options o = testing::sized(c.users, c.tasks, c.segments);
-  o.zero_rows = 0.05;
-  temp_dir tmp;
-  const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
-  auto cpu = make_cpu_backend(p, 0);
-  const shape s{c.tau, c.beta};
-  for (const char* path : {"fused", "tensor", "cublas"}) {
-    if (std::string(path) != "cublas" && p.tasks > fused_max_tasks) {
-      EXPECT_THROW(make_backend("cuda", p, cuda_options(path)), input_error);
-      continue;
-    }
-    auto gpu = make_backend("cuda", p, cuda_options(path));
-    EXPECT_NE(gpu->device_description().find("resident"), std::string::npos);
-    expect_matches_cpu(p, *cpu, *gpu, s, rng);
-  }
-  if (p.users >= 2000) {  // streamed: batches of ~1000 users, several per segment
-    auto gpu = make_backend("cuda", p, streamed_options(p, 1000));
-    EXPECT_NE(gpu->device_description().find("streamed"), std::string::npos) << gpu->device_description();
-    expect_matches_cpu(p, *cpu, *gpu, s, rng);
-  }
+  // resident on every path; then streamed in batches of ~1000 users, several per segment
+  expect_every_path_matches_cpu(GetParam(), [](const problem& p, const backend_options& o) {
+    return make_backend("cuda", p, o);
+  }, 1000);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, GpuVsCpu, ::testing::ValuesIn(gpu_cases),
@@ -259,28 +147,7 @@ TEST(Gpu, DeviceSwarmFollowsTheCpuSwarmBitForBit) {
   testing::instance_options o = testing::sized(10, 37, 3);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto gpu = make_backend("cuda", p);
-  ASSERT_NE(gpu->device_swarm(), nullptr);
-  // Rastrigin on the host: the objective is identical, so any difference is the swarm's.
-  const auto rastrigin = standard_functions::rastrigin;
-  for (topology topo : {topology::global, topology::ring}) {
-    swarm_options so;
-    so.particles = 33;  // 111 dims, 33 particles: neither a multiple of a block
-    so.iterations = 60;
-    so.topo = topo;
-    so.x_lo = so.init_lo = -5.12;
-    so.x_hi = so.init_hi = 5.12;
-    so.v_max = 0.25 * 10.24;
-    const swarm_result want = run_swarm(static_cast<int>(p.dims()), rastrigin, so);
-    so.state = gpu->device_swarm();
-    const swarm_result got = run_swarm(static_cast<int>(p.dims()), rastrigin, so);
-    ASSERT_EQ(got.history.size(), want.history.size());
-    for (std::size_t t = 0; t < want.history.size(); ++t) {
-      EXPECT_EQ(got.history[t].best, want.history[t].best) << "iteration " << t;
-      EXPECT_EQ(got.history[t].mean_pbest, want.history[t].mean_pbest) << "iteration " << t;
-    }
-    ASSERT_EQ(got.best_x.size(), want.best_x.size());
-    EXPECT_EQ(std::memcmp(got.best_x.data(), want.best_x.data(), got.best_x.size() * sizeof(double)), 0);
-  }
+  expect_device_swarm_follows_cpu(*gpu, static_cast<int>(p.dims()), 60);
 }
 
 TEST(Gpu, StreamedMatchesResident) {

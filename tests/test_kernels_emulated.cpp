@@ -14,6 +14,7 @@
 #include "batch_layout.hpp"
 #include "chunked_products.hpp"
 #include "cpu_backend.hpp"
+#include "reference_gemm.hpp"
 #include "swarm.hpp"
 #include "test_util.hpp"
 // The emulator's macros (threadIdx, __global__, ...) reach only the kernel headers below.
@@ -181,23 +182,12 @@ const fused_case fused_cases[] = {
 
 class EmulatedFusedKernel : public ::testing::TestWithParam<fused_case> {};
 
-// kernels/chunked_products.hpp's BLAS as cuBLAS documents it (column-major; element (i, j) of
-// op(A) is A[i + j lda], or A[j + i lda] transposed), float64 inside; the density kernel
-// emulated. With it the cuBLAS path's argument order is checked without a GPU.
+// kernels/chunked_products.hpp's BLAS as cuBLAS documents it (tests/reference_gemm.hpp); the
+// density kernel emulated. With it the cuBLAS path's argument order is checked without a GPU.
 struct reference_blas {
-  static double at(const float* a, int lda, blas_op op, int i, int j) {
-    return op == blas_op::n ? a[i + static_cast<std::size_t>(j) * lda] : a[j + static_cast<std::size_t>(i) * lda];
-  }
   void gemm(blas_op op_a, blas_op op_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
             int ldc) {
-    std::vector<double> sum(static_cast<std::size_t>(m) * n, 0.0);  // l outermost: A's columns stay in cache
-    for (int l = 0; l < k; ++l)
-      for (int j = 0; j < n; ++j) {
-        const double blj = at(b, ldb, op_b, l, j);
-        for (int i = 0; i < m; ++i) sum[i + static_cast<std::size_t>(j) * m] += at(a, lda, op_a, i, l) * blj;
-      }
-    for (int j = 0; j < n; ++j)
-      for (int i = 0; i < m; ++i) c[i + static_cast<std::size_t>(j) * ldc] = static_cast<float>(sum[i + static_cast<std::size_t>(j) * m]);
+    testing::reference_gemm(op_a == blas_op::t, op_b == blas_op::t, m, n, k, a, lda, b, ldb, c, ldc);
   }
   void gemm_strided_batched(blas_op op_a, blas_op op_b, int m, int n, int k, const float* a, int lda, long long stride_a,
                             const float* b, int ldb, long long stride_b, float* c, int ldc, long long stride_c,

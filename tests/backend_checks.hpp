@@ -1,0 +1,183 @@
+// Checks of a CUDA backend against the CPU reference, shared by the GPU tests (test_gpu.cpp,
+// on a device) and the fake-device tests (test_fake_device.cpp, the same driver and kernels
+// on the CPU).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <ostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../bench/standard_functions.hpp"
+#include "backend.hpp"
+#include "cpu_backend.hpp"
+#include "device_plan.hpp"
+#include "errors.hpp"
+#include "problem.hpp"
+#include "swarm.hpp"
+#include "test_util.hpp"
+
+namespace attnswarm::testing {
+
+inline bool close(double got, double want, double rtol, double atol = 1e-12) {
+  return std::fabs(got - want) <= atol + rtol * std::fabs(want);
+}
+
+inline backend_options cuda_options(const std::string& path) {
+  backend_options o;
+  o.eval_path = path;
+  o.particles = 16;  // fewer than the 37 policies evaluated below: groups are exercised
+  o.poison_workspaces = true;  // a partial a kernel leaves unwritten turns the result NaN
+  return o;
+}
+
+// Options whose device-memory budget forces streamed batches of about `batch` users.
+inline backend_options streamed_options(const problem& p, std::int64_t batch, const std::string& path = "auto") {
+  backend_options o = cuda_options(path);
+  device_plan_inputs in;
+  in.users = p.users;
+  in.tasks = p.tasks;
+  in.segments = p.segments;
+  in.particles = o.particles;
+  // the driver counts the cuBLAS path's densities only (the fused kernels' limit: 128 tasks)
+  in.densities = path == "cublas" || (path == "auto" && p.tasks > 128);
+  o.device_memory_bytes = plan_bytes(in, false, batch) + 1;
+  return o;
+}
+
+// One CUDA configuration against the CPU reference on one instance: the exact report (with
+// top-k), the batched evaluation (against the exact served utilization) and the dual pass.
+inline void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, const shape& s, std::mt19937_64& rng) {
+  SCOPED_TRACE(gpu.device_description());
+  ASSERT_EQ(gpu.name(), "cuda");
+  std::uniform_real_distribution<double> u(-3.0, 3.0);
+  constexpr int policies = 37;  // not a multiple of a warp, nor of the particle group
+  std::vector<double> w(static_cast<std::size_t>(policies * p.dims()));
+  for (auto& x : w) x = u(rng);
+  for (std::int64_t d = 0; d < p.dims(); ++d) w[d] = 0.0;  // policy 0: W = 0
+
+  const int k = static_cast<int>(std::min<std::int64_t>(3, p.tasks));
+  for (int q : {0, 1, policies - 1}) {
+    const policy_report want = cpu.report(w.data() + q * p.dims(), s, k);
+    const policy_report got = gpu.report(w.data() + q * p.dims(), s, k);
+    EXPECT_TRUE(close(got.served, want.served, 1e-10)) << got.served << " vs " << want.served;
+    EXPECT_TRUE(close(got.utilization, want.utilization, 1e-10));
+    EXPECT_EQ(got.idle_users, want.idle_users);
+    for (std::int64_t j = 0; j < p.tasks; ++j) {
+      EXPECT_TRUE(close(got.load[j], want.load[j], 1e-10)) << "load " << j;
+      EXPECT_TRUE(close(got.value[j], want.value[j], 1e-10)) << "value " << j;
+    }
+    if (q == 1) {  // no atomics, partials added in a fixed order: the same sums every run
+      const policy_report again = gpu.report(w.data() + q * p.dims(), s, k);
+      EXPECT_EQ(again.load, got.load);
+      EXPECT_EQ(again.value, got.value);
+      EXPECT_EQ(again.served, got.served);
+      EXPECT_EQ(again.idle_users, got.idle_users);
+    }
+    ASSERT_EQ(got.topk_task.size(), want.topk_task.size());
+    for (std::size_t e = 0; e < got.topk_task.size(); ++e) {
+      EXPECT_TRUE(close(got.topk_share[e], want.topk_share[e], 1e-6)) << e;
+      if (got.topk_task[e] != want.topk_task[e]) {  // only a near-tie may order differently
+        EXPECT_TRUE(close(got.topk_share[e], want.topk_share[e], 1e-12)) << e;
+      }
+    }
+  }
+
+  cpu.set_shape(s);
+  gpu.set_shape(s);
+  std::vector<double> fg(policies, std::nan(""));  // poisoned: an unwritten value shows
+  gpu.evaluate(w.data(), policies, fg.data());
+  for (int q = 0; q < policies; ++q) {
+    const double exact = cpu.report(w.data() + q * p.dims(), s, 0).served;
+    EXPECT_TRUE(std::isfinite(fg[q])) << q;
+    EXPECT_TRUE(close(fg[q], exact, 5e-5, 1e-9)) << q << ": " << fg[q] << " vs " << exact;
+  }
+
+  std::vector<double> lambda(p.tasks);
+  for (auto& l : lambda) l = 0.3 * (u(rng) + 3.0) / 6.0;
+  for (double gamma : {0.05, 1e-4}) {
+    const dual_sums want = cpu.dual_pass(lambda.data(), gamma);
+    const dual_sums got = gpu.dual_pass(lambda.data(), gamma);
+    EXPECT_TRUE(close(got.exact, want.exact, 1e-10));
+    EXPECT_TRUE(close(got.smooth, want.smooth, 1e-10));
+    for (std::int64_t j = 0; j < p.tasks; ++j) EXPECT_TRUE(close(got.soft_load[j], want.soft_load[j], 1e-9, 1e-12));
+    const dual_sums again = gpu.dual_pass(lambda.data(), gamma);
+    EXPECT_EQ(again.exact, got.exact);
+    EXPECT_EQ(again.smooth, got.smooth);
+    EXPECT_EQ(again.soft_load, got.soft_load);
+  }
+}
+
+// A random instance of this shape (5% of the users with no eligible task).
+struct backend_case {
+  const char* name;
+  std::int64_t users, tasks;
+  int segments;
+  double tau, beta;
+};
+
+inline void PrintTo(const backend_case& c, std::ostream* os) { *os << c.name; }
+
+// Every evaluation path of `make` (a CUDA backend for a problem and options) on the case's
+// instance, resident, against the CPU reference (the fused paths refuse more than 128
+// tasks); and, with streamed_batch > 0 and at least two such batches of users, the default
+// path streamed in batches of about that many.
+template <typename Make>
+void expect_every_path_matches_cpu(const backend_case& c, Make&& make, std::int64_t streamed_batch = 0) {
+  std::mt19937_64 rng(std::hash<std::string>{}(c.name));
+  instance_options o = sized(c.users, c.tasks, c.segments);
+  o.zero_rows = 0.05;
+  temp_dir tmp;
+  const problem p = load_instance(tmp, random_instance(rng, o));
+  auto cpu = make_cpu_backend(p, 0);
+  const shape s{c.tau, c.beta};
+  for (const char* path : {"fused", "tensor", "cublas"}) {
+    SCOPED_TRACE(path);
+    if (std::string(path) != "cublas" && p.tasks > 128) {  // k_fused_max_tasks of kernels/fused_eval.cuh
+      EXPECT_THROW(make(p, cuda_options(path)), input_error);
+      continue;
+    }
+    auto gpu = make(p, cuda_options(path));
+    EXPECT_NE(gpu->device_description().find("resident"), std::string::npos) << gpu->device_description();
+    expect_matches_cpu(p, *cpu, *gpu, s, rng);
+  }
+  if (streamed_batch > 0 && p.users >= 2 * streamed_batch) {
+    auto gpu = make(p, streamed_options(p, streamed_batch));
+    EXPECT_NE(gpu->device_description().find("streamed"), std::string::npos) << gpu->device_description();
+    expect_matches_cpu(p, *cpu, *gpu, s, rng);
+  }
+}
+
+// The backend's own swarm state (device_swarm()) against the CPU reference state on
+// Rastrigin, computed on the host (so any difference is the swarm's), `iterations` steps,
+// both topologies: the same trajectory to the last bit.
+inline void expect_device_swarm_follows_cpu(backend& gpu, int dims, int iterations) {
+  ASSERT_NE(gpu.device_swarm(), nullptr);
+  const auto rastrigin = standard_functions::rastrigin;
+  for (topology topo : {topology::global, topology::ring}) {
+    swarm_options so;
+    so.particles = 33;  // not a multiple of a warp or a block
+    so.iterations = iterations;
+    so.topo = topo;
+    so.x_lo = so.init_lo = -5.12;
+    so.x_hi = so.init_hi = 5.12;
+    so.v_max = 0.25 * 10.24;
+    const swarm_result want = run_swarm(dims, rastrigin, so);
+    so.state = gpu.device_swarm();
+    const swarm_result got = run_swarm(dims, rastrigin, so);
+    ASSERT_EQ(got.history.size(), want.history.size());
+    for (std::size_t t = 0; t < want.history.size(); ++t) {
+      EXPECT_EQ(got.history[t].best, want.history[t].best) << "iteration " << t;
+      EXPECT_EQ(got.history[t].mean_pbest, want.history[t].mean_pbest) << "iteration " << t;
+    }
+    ASSERT_EQ(got.best_x.size(), want.best_x.size());
+    EXPECT_EQ(std::memcmp(got.best_x.data(), want.best_x.data(), got.best_x.size() * sizeof(double)), 0);
+  }
+}
+
+}  // namespace attnswarm::testing

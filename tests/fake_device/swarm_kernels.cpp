@@ -1,0 +1,2 @@
+// The launchers, compiled for the fake device (include/cuda_runtime.h and the emulator).
+#include "../../kernels/swarm_kernels.cu"

@@ -1,0 +1,125 @@
+// The CUDA backend's host driver (host/cuda_backend.cu) and launchers (kernels/*.cu) on a fake
+// device: the CUDA runtime, cuBLAS and CUB of tests/fake_device/ on host memory, the kernels'
+// own source on tests/cuda_emulator.hpp. So a machine without a GPU (CI) runs everything the
+// GPU tests check except what only a device decides (real concurrency of streams, the
+// hardware's rounding in cuBLAS and the tensor cores, CUB's own code): resident and streamed
+// batches, the groups of particles, the report's top-k staging and user order, the halving
+// of the batch on out-of-memory, and the swarm state on the device, against the CPU
+// reference. Built only without CUDA (-DATTNSWARM_CUDA=OFF; CI builds it), where no real
+// CUDA backend takes its symbols.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "backend_checks.hpp"
+#include "cpu_backend.hpp"
+#include "cuda_backend.hpp"
+#include "errors.hpp"
+#include "fake_device/memory.hpp"
+#include "test_util.hpp"
+
+namespace attnswarm {
+namespace {
+
+using testing::backend_case;
+using testing::cuda_options;
+using testing::expect_every_path_matches_cpu;
+using testing::expect_matches_cpu;
+using testing::streamed_options;
+using testing::temp_dir;
+
+// Small, since the emulator plays every CUDA thread with a thread of its own; odd on purpose.
+const backend_case fake_cases[] = {
+    {"odd_tasks_two_segments", 161, 13, 2, 1.0, 0.0},
+    {"one_user", 1, 7, 1, 1.0, 4.0},
+    {"no_users", 0, 5, 1, 1.0, 0.0},
+    {"one_task", 97, 1, 3, 0.25, 1.0},
+    {"two_slabs", 70, 100, 1, 0.5, 2.0},         // 2M = 200 columns: the FP32 kernel's second slab
+    {"past_the_fused_kernels", 70, 150, 1, 1.0, 1.0},  // cuBLAS only
+};
+
+class FakeDevice : public ::testing::TestWithParam<backend_case> {
+ protected:
+  void SetUp() override { fake_device::set_memory(std::size_t{1} << 30, 0); }
+  void TearDown() override { EXPECT_EQ(fake_device::allocated_bytes(), 0u) << "device memory left allocated"; }
+};
+
+TEST_P(FakeDevice, DriverMatchesTheCpuReference) {
+  expect_every_path_matches_cpu(GetParam(), [](const problem& p, const backend_options& o) {
+    return make_cuda_backend(p, 0, o);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, FakeDevice, ::testing::ValuesIn(fake_cases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// Streamed batches of the least size (256 users), several per segment and a segment that
+// ends inside a batch's room: the CPU reference's numbers, and resident's to float32 rounding.
+TEST(FakeDeviceStreams, StreamedBatchesMatchTheCpuReferenceAndResident) {
+  fake_device::set_memory(std::size_t{1} << 30, 0);
+  std::mt19937_64 rng(9);
+  temp_dir tmp;
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(600, 11, 2)));
+  auto cpu = make_cpu_backend(p, 0);
+  const shape s{0.5, 1.0};
+  for (const char* path : {"fused", "cublas"}) {
+    SCOPED_TRACE(path);
+    auto streamed = make_cuda_backend(p, 0, streamed_options(p, 256, path));
+    ASSERT_NE(streamed->device_description().find("streamed in batches of 256"), std::string::npos)
+        << streamed->device_description();
+    expect_matches_cpu(p, *cpu, *streamed, s, rng);
+    auto resident = make_cuda_backend(p, 0, cuda_options(path));
+    std::vector<double> w(static_cast<std::size_t>(5 * p.dims()));
+    std::uniform_real_distribution<double> u(-2.0, 2.0);
+    for (auto& x : w) x = u(rng);
+    streamed->set_shape(s);
+    resident->set_shape(s);
+    std::vector<double> a(5), b(5);
+    streamed->evaluate(w.data(), 5, a.data());
+    resident->evaluate(w.data(), 5, b.data());
+    // batches of 256 cut the 2,048-user chunks of resident differently: float32 rounding apart
+    for (int q = 0; q < 5; ++q) EXPECT_TRUE(testing::close(a[q], b[q], 1e-6)) << q << ": " << a[q] << " vs " << b[q];
+  }
+  EXPECT_EQ(fake_device::allocated_bytes(), 0u);
+}
+
+// Another process holds all but 16 MiB, and the budget claims far more: the driver's
+// allocations fail, and it must fall back to streaming and halve its batch until they fit.
+TEST(FakeDeviceStreams, OutOfMemoryHalvesTheBatchAndCarriesOn) {
+  std::mt19937_64 rng(23);
+  temp_dir tmp;
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(2000, 16)));
+  auto cpu = make_cpu_backend(p, 0);
+  const std::size_t total = std::size_t{8} << 30, free = std::size_t{16} << 20;
+  fake_device::set_memory(total, total - free);
+  backend_options big = cuda_options("cublas");
+  big.device_memory_bytes = std::size_t{64} << 30;
+  big.particles = 2048;  // cuBLAS's densities, 8 KiB a user, make resident too large for 16 MiB
+  auto gpu = make_cuda_backend(p, 0, big);
+  // 2,000 users do not fit in one batch either: halved at least once
+  EXPECT_NE(gpu->device_description().find("streamed in batches of 1000 users"), std::string::npos)
+      << gpu->device_description();
+  const std::vector<double> zero(static_cast<std::size_t>(p.dims()), 0.0);
+  EXPECT_TRUE(testing::close(gpu->report(zero.data(), shape{}, 0).served, cpu->report(zero.data(), shape{}, 0).served,
+                             1e-10));
+  gpu.reset();
+  EXPECT_EQ(fake_device::allocated_bytes(), 0u);
+  // with 1 MiB free not even the floor of 256 users fits: a clear error, nothing left behind
+  fake_device::set_memory(total, total - (std::size_t{1} << 20));
+  EXPECT_THROW(make_cuda_backend(p, 0, big), unavailable_error);
+  EXPECT_EQ(fake_device::allocated_bytes(), 0u);
+  fake_device::set_memory(std::size_t{1} << 30, 0);
+}
+
+TEST(FakeDeviceSwarm, DeviceSwarmFollowsTheCpuSwarmBitForBit) {
+  fake_device::set_memory(std::size_t{1} << 30, 0);
+  std::mt19937_64 rng(5);
+  temp_dir tmp;
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(10, 37, 3)));
+  auto gpu = make_cuda_backend(p, 0, backend_options{});
+  testing::expect_device_swarm_follows_cpu(*gpu, static_cast<int>(p.dims()), 6);
+}
+
+}  // namespace
+}  // namespace attnswarm
