@@ -10,6 +10,7 @@
 
 #include "bound.hpp"
 #include "backend.hpp"
+#include "bench_backend.hpp"
 #include "report_errors.hpp"
 
 using namespace attnswarm;
@@ -21,18 +22,15 @@ int main(int argc, char** argv) {
   app.add_option("--problem", dir, "bundle folder")->required();
   app.add_option("--particles", particles)->capture_default_str();
   app.add_option("--threads", threads)->capture_default_str();
-  std::string which = "cpu";
-  app.add_option("--backend", which, "cpu or cuda")->capture_default_str();
-  int device = -1;
-  app.add_option("--device", device, "CUDA: the device, by CUDA's index (default: the first)");
+  bench::backend_flags flags;
+  flags.add_options(app);
   CLI11_PARSE(app, argc, argv);
   return bench::report_errors("bench_bound", [&] {
     const problem p = load_problem(dir);
     backend_options bo;
     bo.threads = threads;
     bo.particles = particles;
-    bo.device = device;
-    auto b = make_backend(which, p, bo);
+    auto b = flags.make(p, bo);
     const auto now = [] { return std::chrono::steady_clock::now(); };
     const auto secs = [](auto a, auto z) { return std::chrono::duration<double>(z - a).count(); };
 

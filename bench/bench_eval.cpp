@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "backend.hpp"
+#include "bench_backend.hpp"
 #include "report_errors.hpp"
 #include "devices.hpp"
 #include "problem.hpp"
@@ -53,11 +54,10 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads)->capture_default_str();
   app.add_option("--tau", tau)->capture_default_str();
   app.add_option("--beta", beta)->capture_default_str();
-  std::string which = "cpu", path = "auto";
-  app.add_option("--backend", which, "cpu or cuda")->capture_default_str();
+  bench::backend_flags flags;
+  flags.add_options(app);
+  std::string path = "auto";
   app.add_option("--eval-path", path, "CUDA: auto, fused, tensor or cublas")->capture_default_str();
-  int device = -1;
-  app.add_option("--device", device, "CUDA: the device, by CUDA's index (default: the first)");
   int swarm_iterations = 5;
   app.add_option("--swarm-iterations", swarm_iterations, "iterations of the timed swarm (0: none)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -68,8 +68,7 @@ int main(int argc, char** argv) {
     bo.threads = threads;
     bo.particles = particles;
     bo.eval_path = path;
-    bo.device = device;
-    auto b = make_backend(which, p, bo);
+    auto b = flags.make(p, bo);
     // The same policies as bench/numpy_baseline.py builds: W[q, d] = sin(1 + 0.7 q + 0.3 d).
     std::vector<double> w(static_cast<std::size_t>(particles * p.dims()));
     for (int q = 0; q < particles; ++q)
@@ -121,7 +120,7 @@ int main(int argc, char** argv) {
     j["swarm_iteration_ms"] = iteration_s * 1e3;
     j["served_policy0"] = served[0];
     if (b->name() == "cuda") {
-      const device_info d = benched_device(device);
+      const device_info d = benched_device(flags.device);
       // the ceiling of the one-policy kernel: a device-to-device copy of as many bytes as it reads
       j["copy_gbps"] = measure_copy_bandwidth(d.index, static_cast<std::size_t>(bytes));
       j["one_policy_vs_copy"] = j["one_policy_gbps"].get<double>() / j["copy_gbps"].get<double>();

@@ -39,11 +39,15 @@ const backend_case fake_cases[] = {
     {"past_the_fused_kernels", 70, 150, 1, 1.0, 1.0},  // cuBLAS only
 };
 
-class FakeDevice : public ::testing::TestWithParam<backend_case> {
+// Every test starts with 1 GiB of free device memory and ends having given all of it back.
+class fresh_fake_device : public ::testing::Test {
  protected:
   void SetUp() override { fake_device::set_memory(std::size_t{1} << 30, 0); }
   void TearDown() override { EXPECT_EQ(fake_device::allocated_bytes(), 0u) << "device memory left allocated"; }
 };
+class FakeDevice : public fresh_fake_device, public ::testing::WithParamInterface<backend_case> {};
+using FakeDeviceStreams = fresh_fake_device;
+using FakeDeviceSwarm = fresh_fake_device;
 
 TEST_P(FakeDevice, DriverMatchesTheCpuReference) {
   expect_every_path_matches_cpu(GetParam(), [](const problem& p, const backend_options& o) {
@@ -56,8 +60,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, FakeDevice, ::testing::ValuesIn(fake_cases),
 
 // Streamed batches of the least size (256 users), several per segment and a segment that
 // ends inside a batch's room: the CPU reference's numbers, and resident's to float32 rounding.
-TEST(FakeDeviceStreams, StreamedBatchesMatchTheCpuReferenceAndResident) {
-  fake_device::set_memory(std::size_t{1} << 30, 0);
+TEST_F(FakeDeviceStreams, StreamedBatchesMatchTheCpuReferenceAndResident) {
   std::mt19937_64 rng(9);
   temp_dir tmp;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(600, 11, 2)));
@@ -81,12 +84,11 @@ TEST(FakeDeviceStreams, StreamedBatchesMatchTheCpuReferenceAndResident) {
     // batches of 256 cut the 2,048-user chunks of resident differently: float32 rounding apart
     for (int q = 0; q < 5; ++q) EXPECT_TRUE(testing::close(a[q], b[q], 1e-6)) << q << ": " << a[q] << " vs " << b[q];
   }
-  EXPECT_EQ(fake_device::allocated_bytes(), 0u);
 }
 
 // Another process holds all but 16 MiB, and the budget claims far more: the driver's
 // allocations fail, and it must fall back to streaming and halve its batch until they fit.
-TEST(FakeDeviceStreams, OutOfMemoryHalvesTheBatchAndCarriesOn) {
+TEST_F(FakeDeviceStreams, OutOfMemoryHalvesTheBatchAndCarriesOn) {
   std::mt19937_64 rng(23);
   temp_dir tmp;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(2000, 16)));
@@ -105,15 +107,12 @@ TEST(FakeDeviceStreams, OutOfMemoryHalvesTheBatchAndCarriesOn) {
                              1e-10));
   gpu.reset();
   EXPECT_EQ(fake_device::allocated_bytes(), 0u);
-  // with 1 MiB free not even the floor of 256 users fits: a clear error, nothing left behind
+  // with 1 MiB free not even the floor of 256 users fits: a clear error (TearDown: nothing left behind)
   fake_device::set_memory(total, total - (std::size_t{1} << 20));
   EXPECT_THROW(make_cuda_backend(p, 0, big), unavailable_error);
-  EXPECT_EQ(fake_device::allocated_bytes(), 0u);
-  fake_device::set_memory(std::size_t{1} << 30, 0);
 }
 
-TEST(FakeDeviceSwarm, DeviceSwarmFollowsTheCpuSwarmBitForBit) {
-  fake_device::set_memory(std::size_t{1} << 30, 0);
+TEST_F(FakeDeviceSwarm, DeviceSwarmFollowsTheCpuSwarmBitForBit) {
   std::mt19937_64 rng(5);
   temp_dir tmp;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(10, 37, 3)));
