@@ -220,16 +220,23 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
 }
 
 // ATTN_LAUNCH(kernel, grid, block, shared, stream)(args...): the launchers' spelling of
-// kernel<<<grid, block, shared, stream>>>(args...) (kernels/cuda_check.cuh), run here.
+// kernel<<<grid, block, shared, stream>>>(args...) (kernels/cuda_check.cuh), run here: at once,
+// or, where ATTN_EMULATOR_ENQUEUE(stream, work) is defined before this header (the fake
+// device's runtime, tests/fake_device), queued on the stream with its arguments copied, as a
+// real launch is, to run when the host waits for that stream.
 template <typename Kernel, typename Stream>
 struct kernel_launch {
   Kernel kernel;
   dim3 grid, block;
   std::size_t shared;
-  Stream stream;  // the emulator runs every launch to its end before it returns: no streams
+  Stream stream;
   template <typename... Args>
   void operator()(Args... args) const {
+#ifdef ATTN_EMULATOR_ENQUEUE
+    ATTN_EMULATOR_ENQUEUE(stream, [k = kernel, g = grid, b = block, sh = shared, args...] { launch(g, b, sh, k, args...); });
+#else
     launch(grid, block, shared, kernel, args...);
+#endif
   }
 };
 template <typename Kernel, typename Stream>

@@ -1,12 +1,13 @@
 // The CUDA backend's host driver (host/cuda_backend.cu) and launchers (kernels/*.cu) on a fake
 // device: the CUDA runtime, cuBLAS and CUB of tests/fake_device/ on host memory, the kernels'
-// own source on tests/cuda_emulator.hpp. So a machine without a GPU (CI) runs everything the
-// GPU tests check except what only a device decides (real concurrency of streams, the
-// hardware's rounding in cuBLAS and the tensor cores, CUB's own code): resident and streamed
-// batches, the groups of particles, the report's top-k staging and user order, the halving
-// of the batch on out-of-memory, and the swarm state on the device, against the CPU
-// reference. Built only without CUDA (-DATTNSWARM_CUDA=OFF; CI builds it), where no real
+// own source on tests/cuda_emulator.hpp, the streams' work run late and in an adversarial
+// order. So a machine without a GPU (CI) runs everything the GPU tests check except what only
+// a device decides (timing, the hardware's rounding in cuBLAS and the tensor cores, CUB's own
+// code): resident and streamed batches and the events that order their two streams, the
+// groups of particles, the report's top-k staging and user order, the halving of the batch
+// on out-of-memory, and the swarm state on the device, against the CPU reference. Built only without CUDA (-DATTNSWARM_CUDA=OFF; CI builds it), where no real
 // CUDA backend takes its symbols.
+#include <cuda_runtime.h>  // the fake one (tests/fake_device/include)
 #include <gtest/gtest.h>
 
 #include <random>
@@ -16,7 +17,7 @@
 #include "cpu_backend.hpp"
 #include "cuda_backend.hpp"
 #include "errors.hpp"
-#include "fake_device/memory.hpp"
+#include "fake_device/control.hpp"
 #include "test_util.hpp"
 
 namespace attnswarm {
@@ -39,15 +40,58 @@ const backend_case fake_cases[] = {
     {"past_the_fused_kernels", 70, 150, 1, 1.0, 1.0},  // cuBLAS only
 };
 
-// Every test starts with 1 GiB of free device memory and ends having given all of it back.
+// Every test starts with 1 GiB of free device memory and the lazy schedule, and ends having
+// given all of the memory back with no work left queued.
 class fresh_fake_device : public ::testing::Test {
  protected:
-  void SetUp() override { fake_device::set_memory(std::size_t{1} << 30, 0); }
-  void TearDown() override { EXPECT_EQ(fake_device::allocated_bytes(), 0u) << "device memory left allocated"; }
+  void SetUp() override {
+    fake_device::set_memory(std::size_t{1} << 30, 0);
+    fake_device::set_schedule(fake_device::schedule::lazy);
+  }
+  void TearDown() override {
+    EXPECT_EQ(fake_device::allocated_bytes(), 0u) << "device memory left allocated";
+    EXPECT_EQ(fake_device::pending_operations(), 0u) << "work left queued";
+  }
 };
 class FakeDevice : public fresh_fake_device, public ::testing::WithParamInterface<backend_case> {};
-using FakeDeviceStreams = fresh_fake_device;
+class FakeDeviceStreams : public fresh_fake_device, public ::testing::WithParamInterface<fake_device::schedule> {};
+using FakeDeviceRuntime = fresh_fake_device;
 using FakeDeviceSwarm = fresh_fake_device;
+
+// The rules the tests below rely on to catch a missing wait: work queued on one stream is not
+// seen from another until an event orders them, and a copy from pageable memory reads it at
+// once.
+TEST_F(FakeDeviceRuntime, StreamsSeeEachOthersWorkOnlyAfterAnEvent) {
+  void* d = nullptr;
+  double* h = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, sizeof(double)), cudaSuccess);
+  ASSERT_EQ(cudaMallocHost(reinterpret_cast<void**>(&h), sizeof(double)), cudaSuccess);
+  cudaStream_t a = nullptr, b = nullptr;
+  cudaEvent_t written = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&a, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaStreamCreateWithFlags(&b, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaEventCreateWithFlags(&written, cudaEventDisableTiming), cudaSuccess);
+  double one = 1.0;
+  *h = 0.0;
+  ASSERT_EQ(cudaMemcpyAsync(d, &one, sizeof(double), cudaMemcpyHostToDevice, a), cudaSuccess);
+  one = 2.0;  // read already: the copy carries 1
+  ASSERT_EQ(cudaMemcpyAsync(h, d, sizeof(double), cudaMemcpyDeviceToHost, b), cudaSuccess);
+  EXPECT_EQ(*h, 0.0) << "a copy into pinned memory ran before the host waited for it";
+  ASSERT_EQ(cudaStreamSynchronize(b), cudaSuccess);
+  EXPECT_NE(*h, 1.0) << "stream b saw stream a's copy with no event between them";
+  ASSERT_EQ(cudaEventRecord(written, a), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(b, written, 0), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(h, d, sizeof(double), cudaMemcpyDeviceToHost, b), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(b), cudaSuccess);
+  EXPECT_EQ(*h, 1.0);
+  EXPECT_EQ(cudaMemcpyAsync(h, static_cast<char*>(d) + 1, sizeof(double), cudaMemcpyDeviceToHost, b),
+            cudaErrorInvalidValue) << "a copy past the end of an allocation";
+  EXPECT_EQ(cudaEventDestroy(written), cudaSuccess);
+  EXPECT_EQ(cudaStreamDestroy(a), cudaSuccess);
+  EXPECT_EQ(cudaStreamDestroy(b), cudaSuccess);
+  EXPECT_EQ(cudaFreeHost(h), cudaSuccess);
+  EXPECT_EQ(cudaFree(d), cudaSuccess);
+}
 
 TEST_P(FakeDevice, DriverMatchesTheCpuReference) {
   expect_every_path_matches_cpu(GetParam(), [](const problem& p, const backend_options& o) {
@@ -60,7 +104,11 @@ INSTANTIATE_TEST_SUITE_P(Shapes, FakeDevice, ::testing::ValuesIn(fake_cases),
 
 // Streamed batches of the least size (256 users), several per segment and a segment that
 // ends inside a batch's room: the CPU reference's numbers, and resident's to float32 rounding.
-TEST_F(FakeDeviceStreams, StreamedBatchesMatchTheCpuReferenceAndResident) {
+// Under both schedules: lazy shows a batch computed before its upload was waited for, or a
+// pinned slot refilled before its upload ran; others_first, an upload that overwrites a slot
+// before the work on its previous batch ran.
+TEST_P(FakeDeviceStreams, StreamedBatchesMatchTheCpuReferenceAndResident) {
+  fake_device::set_schedule(GetParam());
   std::mt19937_64 rng(9);
   temp_dir tmp;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(600, 11, 2)));
@@ -88,7 +136,13 @@ TEST_F(FakeDeviceStreams, StreamedBatchesMatchTheCpuReferenceAndResident) {
 
 // Another process holds all but 16 MiB, and the budget claims far more: the driver's
 // allocations fail, and it must fall back to streaming and halve its batch until they fit.
-TEST_F(FakeDeviceStreams, OutOfMemoryHalvesTheBatchAndCarriesOn) {
+INSTANTIATE_TEST_SUITE_P(Schedules, FakeDeviceStreams,
+                         ::testing::Values(fake_device::schedule::lazy, fake_device::schedule::others_first),
+                         [](const auto& info) { return std::string(fake_device::schedule_name(info.param)); });
+
+using FakeDeviceMemory = fresh_fake_device;
+
+TEST_F(FakeDeviceMemory, OutOfMemoryHalvesTheBatchAndCarriesOn) {
   std::mt19937_64 rng(23);
   temp_dir tmp;
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(2000, 16)));

@@ -1,33 +1,164 @@
 // The fake device's runtime and cuBLAS (include/cuda_runtime.h, include/cublas_v2.h): device
-// memory is host memory, counted against a cap the tests set.
+// memory is host memory, counted against a cap the tests set; streams are queues whose work
+// runs when the host waits for it, in the order the schedule picks (control.hpp). One host
+// thread drives it, as the CUDA backend does.
+//
+// What runs when, following CUDA's rules: a copy from pageable host memory reads its source
+// at once (CUDA stages it before the call returns) and writes the device later; a copy into
+// pageable host memory returns only when it has run (so it runs the stream's earlier work
+// first); copies from and into pinned memory, memsets, kernels, cuBLAS and CUB run later.
+// cudaStreamWaitEvent waits for the event's latest record queued before it (none: no wait);
+// cudaFree, cudaFreeHost and cudaDeviceSynchronize wait for all work. A copy or memset that
+// reaches outside the device allocations (or, for the host side, outside pinned memory
+// where it claims to be pinned) fails with cudaErrorInvalidValue.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <vector>
 
 #include "../reference_gemm.hpp"
-#include "memory.hpp"
+#include "control.hpp"
 
 namespace {
 
 struct device_memory {
   std::mutex mutex;
   std::size_t total = std::size_t{1} << 30, taken = 0, used = 0;
-  std::map<void*, std::size_t> blocks;
+  std::map<const void*, std::size_t> blocks, pinned;
 };
 device_memory& memory() {
   static device_memory m;
   return m;
 }
 
+// Whether [p, p + bytes) lies inside one block of `blocks`.
+bool inside(const std::map<const void*, std::size_t>& blocks, const void* p, std::size_t bytes) {
+  auto it = blocks.upper_bound(p);
+  if (it == blocks.begin()) return false;
+  --it;
+  const auto* base = static_cast<const unsigned char*>(it->first);
+  const auto* at = static_cast<const unsigned char*>(p);
+  return at >= base && bytes <= it->second && static_cast<std::size_t>(at - base) <= it->second - bytes;
+}
+bool on_device(const void* p, std::size_t bytes) {
+  const std::lock_guard<std::mutex> lock(memory().mutex);
+  return inside(memory().blocks, p, bytes);
+}
+bool pinned(const void* p, std::size_t bytes) {
+  const std::lock_guard<std::mutex> lock(memory().mutex);
+  return inside(memory().pinned, p, bytes);
+}
+
+struct event_state {
+  std::uint64_t queued = 0, done = 0;  // records queued, records run (generations)
+  fake_cuda_stream* stream = nullptr;  // where the latest record was queued
+};
+
+struct stream_op {
+  std::function<void()> work;           // a copy, memset, kernel or library call; else:
+  std::shared_ptr<event_state> event;   // a record of `event`, or (waits) a wait for one
+  std::uint64_t generation = 0;
+  fake_cuda_stream* recorded_on = nullptr;  // a wait: the stream that queued the record
+  bool wait = false;
+};
+
 }  // namespace
 
-struct fake_cuda_stream {};
-struct fake_cuda_event {};
-struct fake_cublas_context {};
+struct fake_cuda_stream {
+  std::deque<stream_op> queue;
+};
+struct fake_cuda_event {
+  std::shared_ptr<event_state> state = std::make_shared<event_state>();
+};
+struct fake_cublas_context {
+  cudaStream_t stream = nullptr;
+};
+
+namespace {
+
+using attnswarm::fake_device::schedule;
+
+struct scheduler {
+  schedule order = schedule::lazy;
+  fake_cuda_stream default_stream;
+  std::vector<fake_cuda_stream*> streams{&default_stream};  // live ones, the default first
+
+  fake_cuda_stream* resolve(cudaStream_t s) { return s == nullptr ? &default_stream : s; }
+
+  static bool blocked(const fake_cuda_stream* s) {
+    const stream_op& op = s->queue.front();
+    return op.wait && op.event->done < op.generation;
+  }
+  static bool runnable(const fake_cuda_stream* s) { return !s->queue.empty() && !blocked(s); }
+  static void run_front(fake_cuda_stream* s) {
+    stream_op op = std::move(s->queue.front());
+    s->queue.pop_front();
+    if (op.work) {
+      op.work();
+    } else if (!op.wait) {
+      op.event->done = std::max(op.event->done, op.generation);
+    }
+  }
+
+  // Runs queued work until done() holds; the target stream's work is what done() awaits.
+  void complete(fake_cuda_stream* target, const std::function<bool()>& done) {
+    while (!done()) {
+      if (order == schedule::others_first) {
+        bool ran = false;
+        for (fake_cuda_stream* o : streams)
+          while (o != target && runnable(o)) {
+            run_front(o);
+            ran = true;
+          }
+        if (done()) return;
+        if (runnable(target)) {
+          run_front(target);
+        } else if (!ran) {
+          throw std::logic_error("fake device: no queued work can run, yet the host waits for some");
+        }
+        continue;
+      }
+      if (target->queue.empty()) throw std::logic_error("fake device: the host waits for work never queued");
+      if (blocked(target)) {
+        // a wait binds to a record queued before it, so the recording stream never waits back
+        const stream_op& op = target->queue.front();
+        const std::shared_ptr<event_state> event = op.event;
+        const std::uint64_t generation = op.generation;
+        complete(op.recorded_on, [&] { return event->done >= generation; });
+      } else {
+        run_front(target);
+      }
+    }
+  }
+  void drain(fake_cuda_stream* s) {
+    complete(s, [s] { return s->queue.empty(); });
+  }
+  void drain_all() {
+    for (std::size_t k = 0; k < streams.size(); ++k) drain(streams[k]);
+  }
+  void enqueue(cudaStream_t s, std::function<void()> work) {
+    stream_op op;
+    op.work = std::move(work);
+    resolve(s)->queue.push_back(std::move(op));
+  }
+};
+scheduler& sched() {
+  static scheduler s;
+  return s;
+}
+
+}  // namespace
+
+void fake_device_enqueue(cudaStream_t s, std::function<void()> work) { sched().enqueue(s, std::move(work)); }
 
 namespace attnswarm::fake_device {
 void set_memory(std::size_t total, std::size_t taken) {
@@ -38,6 +169,13 @@ void set_memory(std::size_t total, std::size_t taken) {
 std::size_t allocated_bytes() {
   const std::lock_guard<std::mutex> lock(memory().mutex);
   return memory().used;
+}
+void set_schedule(schedule s) { sched().order = s; }
+const char* schedule_name(schedule s) { return s == schedule::lazy ? "lazy" : "others_first"; }
+std::size_t pending_operations() {
+  std::size_t n = 0;
+  for (const fake_cuda_stream* s : sched().streams) n += s->queue.size();
+  return n;
 }
 }  // namespace attnswarm::fake_device
 
@@ -54,6 +192,7 @@ cudaError_t cudaMalloc(void** p, std::size_t bytes) {
 }
 cudaError_t cudaFree(void* p) {
   if (p == nullptr) return cudaSuccess;
+  sched().drain_all();
   device_memory& m = memory();
   const std::lock_guard<std::mutex> lock(m.mutex);
   const auto it = m.blocks.find(p);
@@ -65,18 +204,49 @@ cudaError_t cudaFree(void* p) {
 }
 cudaError_t cudaMallocHost(void** p, std::size_t bytes) {
   *p = std::malloc(bytes == 0 ? 1 : bytes);
-  return *p == nullptr ? cudaErrorMemoryAllocation : cudaSuccess;
+  if (*p == nullptr) return cudaErrorMemoryAllocation;
+  const std::lock_guard<std::mutex> lock(memory().mutex);
+  memory().pinned[*p] = bytes;
+  return cudaSuccess;
 }
 cudaError_t cudaFreeHost(void* p) {
+  if (p == nullptr) return cudaSuccess;
+  sched().drain_all();
+  const std::lock_guard<std::mutex> lock(memory().mutex);
+  if (memory().pinned.erase(p) == 0) return cudaErrorInvalidValue;
   std::free(p);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind, cudaStream_t) {
-  std::memmove(dst, src, bytes);
-  return cudaSuccess;
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
+  if (bytes == 0) return cudaSuccess;
+  switch (kind) {
+    case cudaMemcpyHostToDevice:
+      if (!on_device(dst, bytes)) return cudaErrorInvalidValue;
+      if (pinned(src, bytes)) {
+        sched().enqueue(s, [=] { std::memmove(dst, src, bytes); });
+      } else {
+        const auto* from = static_cast<const unsigned char*>(src);
+        sched().enqueue(s, [dst, staged = std::vector<unsigned char>(from, from + bytes)] {
+          std::memcpy(dst, staged.data(), staged.size());
+        });
+      }
+      return cudaSuccess;
+    case cudaMemcpyDeviceToHost:
+      if (!on_device(src, bytes)) return cudaErrorInvalidValue;
+      sched().enqueue(s, [=] { std::memmove(dst, src, bytes); });
+      if (!pinned(dst, bytes)) sched().drain(sched().resolve(s));
+      return cudaSuccess;
+    case cudaMemcpyDeviceToDevice:
+      if (!on_device(dst, bytes) || !on_device(src, bytes)) return cudaErrorInvalidValue;
+      sched().enqueue(s, [=] { std::memmove(dst, src, bytes); });
+      return cudaSuccess;
+  }
+  return cudaErrorInvalidValue;
 }
-cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t) {
-  std::memset(p, value, bytes);
+cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t s) {
+  if (bytes == 0) return cudaSuccess;
+  if (!on_device(p, bytes)) return cudaErrorInvalidValue;
+  sched().enqueue(s, [=] { std::memset(p, value, bytes); });
   return cudaSuccess;
 }
 cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
@@ -104,26 +274,61 @@ const char* cudaGetErrorName(cudaError_t e) {
 const char* cudaGetErrorString(cudaError_t e) {
   return e == cudaSuccess ? "no error" : e == cudaErrorMemoryAllocation ? "out of memory" : "invalid argument";
 }
+cudaError_t cudaDeviceSynchronize() {
+  sched().drain_all();
+  return cudaSuccess;
+}
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
   *s = new fake_cuda_stream;
+  sched().streams.push_back(*s);
   return cudaSuccess;
 }
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  if (s == nullptr) return cudaErrorInvalidValue;
+  sched().drain(s);  // CUDA lets queued work finish after the call; here it finishes first
+  auto& live = sched().streams;
+  live.erase(std::find(live.begin(), live.end(), s));
   delete s;
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  sched().drain(sched().resolve(s));
+  return cudaSuccess;
+}
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
+  if (e->state->queued == 0) return cudaSuccess;  // never recorded: nothing to wait for
+  stream_op op;
+  op.event = e->state;
+  op.generation = e->state->queued;
+  op.recorded_on = e->state->stream;
+  op.wait = true;
+  sched().resolve(s)->queue.push_back(std::move(op));
+  return cudaSuccess;
+}
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
   *e = new fake_cuda_event;
   return cudaSuccess;
 }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
-  delete e;
+  delete e;  // queued records and waits keep its state
   return cudaSuccess;
 }
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  fake_cuda_stream* on = sched().resolve(s);
+  stream_op op;
+  op.event = e->state;
+  op.generation = ++e->state->queued;
+  e->state->stream = on;
+  on->queue.push_back(std::move(op));
+  return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  const std::shared_ptr<event_state> state = e->state;
+  if (state->queued == 0) return cudaSuccess;
+  const std::uint64_t generation = state->queued;
+  sched().complete(state->stream, [&] { return state->done >= generation; });
+  return cudaSuccess;
+}
 
 cublasStatus_t cublasCreate(cublasHandle_t* h) {
   *h = new fake_cublas_context;
@@ -133,18 +338,24 @@ cublasStatus_t cublasDestroy(cublasHandle_t h) {
   delete h;
   return CUBLAS_STATUS_SUCCESS;
 }
-cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s) {
+  h->stream = s;
+  return CUBLAS_STATUS_SUCCESS;
+}
 cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetWorkspace(cublasHandle_t, void*, std::size_t) { return CUBLAS_STATUS_SUCCESS; }
 const char* cublasGetStatusName(cublasStatus_t s) {
   return s == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_INVALID_VALUE";
 }
 const char* cublasGetStatusString(cublasStatus_t s) { return s == CUBLAS_STATUS_SUCCESS ? "success" : "invalid value"; }
-cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k,
+cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k,
                            const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
                            float* c, int ldc) {
+  // alpha and beta are host values (cuBLAS's default pointer mode): read now, as cuBLAS does
   if (*alpha != 1.0f || *beta != 0.0f) return CUBLAS_STATUS_INVALID_VALUE;
-  attnswarm::testing::reference_gemm(op_a == CUBLAS_OP_T, op_b == CUBLAS_OP_T, m, n, k, a, lda, b, ldb, c, ldc);
+  sched().enqueue(h->stream, [=] {
+    attnswarm::testing::reference_gemm(op_a == CUBLAS_OP_T, op_b == CUBLAS_OP_T, m, n, k, a, lda, b, ldb, c, ldc);
+  });
   return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n,

@@ -1,11 +1,25 @@
 // The CUDA runtime as the fake-device tests see it: what the CUDA backend's host driver and
 // launchers call, on host memory, one "device" whose memory can be capped (to provoke the
-// driver's out-of-memory handling). Copies and memsets run at once; streams and events only
-// order what has already happened. Kernels run on tests/cuda_emulator.hpp, included here so
-// that it comes before every kernel header.
+// driver's out-of-memory handling). Streams are queues, as on a GPU: a copy, memset, kernel
+// launch, cuBLAS or CUB call only queues its work, which runs when the host waits for it
+// (cudaStreamSynchronize, cudaEventSynchronize, a copy into pageable host memory, cudaFree),
+// in an order that runtime.cpp's schedule picks among the orders CUDA allows. So a missing
+// wait or synchronization gives wrong numbers here where a GPU would give them only by bad
+// luck. Kernels run on tests/cuda_emulator.hpp, included here so that it comes before every
+// kernel header.
 #pragma once
 
 #include <cstddef>
+#include <functional>
+
+struct fake_cuda_stream;
+struct fake_cuda_event;
+using cudaStream_t = fake_cuda_stream*;
+using cudaEvent_t = fake_cuda_event*;
+
+// Queues work on stream s (nullptr: the default stream); it runs when the host waits for it.
+void fake_device_enqueue(cudaStream_t s, std::function<void()> work);
+#define ATTN_EMULATOR_ENQUEUE fake_device_enqueue
 
 #include "../../cuda_emulator.hpp"
 
@@ -13,10 +27,6 @@ enum cudaError_t { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInva
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 
-struct fake_cuda_stream;
-struct fake_cuda_event;
-using cudaStream_t = fake_cuda_stream*;
-using cudaEvent_t = fake_cuda_event*;
 constexpr unsigned cudaStreamNonBlocking = 1;
 constexpr unsigned cudaEventDefault = 0;
 constexpr unsigned cudaEventDisableTiming = 2;
@@ -38,6 +48,7 @@ cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
 cudaError_t cudaGetLastError();
+cudaError_t cudaDeviceSynchronize();
 const char* cudaGetErrorName(cudaError_t e);
 const char* cudaGetErrorString(cudaError_t e);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags);

@@ -1,6 +1,6 @@
 // cub::DeviceReduce::ArgMin as the fake-device tests see it (CUB 3's form: value and index
-// written separately): the first least value; index -1 and the largest double when no value
-// is below it, which the driver handles.
+// written separately), queued on the stream: the first least value; index -1 and the largest
+// double when no value is below it, which the driver handles.
 #pragma once
 
 #include <cstdint>
@@ -12,20 +12,22 @@ namespace cub {
 
 struct DeviceReduce {
   static cudaError_t ArgMin(void* d_temp, std::size_t& temp_bytes, const double* in, double* value,
-                            std::int64_t* index, std::int64_t n, cudaStream_t = nullptr) {
+                            std::int64_t* index, std::int64_t n, cudaStream_t stream = nullptr) {
     if (d_temp == nullptr) {
       temp_bytes = 16;  // the driver allocates it, so it must not be 0 (nullptr is a size query)
       return cudaSuccess;
     }
-    double best = std::numeric_limits<double>::max();
-    std::int64_t at = -1;
-    for (std::int64_t i = 0; i < n; ++i)
-      if (in[i] < best) {
-        best = in[i];
-        at = i;
-      }
-    *value = best;
-    *index = at;
+    fake_device_enqueue(stream, [=] {
+      double best = std::numeric_limits<double>::max();
+      std::int64_t at = -1;
+      for (std::int64_t i = 0; i < n; ++i)
+        if (in[i] < best) {
+          best = in[i];
+          at = i;
+        }
+      *value = best;
+      *index = at;
+    });
     return cudaSuccess;
   }
 };

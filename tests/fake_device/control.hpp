@@ -1,0 +1,27 @@
+// The fake device's controls (tests/fake_device/runtime.cpp), for the tests.
+#pragma once
+
+#include <cstddef>
+#include <ostream>
+
+namespace attnswarm::fake_device {
+
+// The device's memory: `total` bytes, of which `taken` are used by "another process".
+void set_memory(std::size_t total, std::size_t taken);
+// Bytes the driver holds now (for a test that everything it took was given back).
+std::size_t allocated_bytes();
+
+// In which order queued work runs when the host waits, among the orders CUDA allows:
+// lazy: only what the wait needs, the waited-for stream's work first (a stream's work that
+//   is not waited for on the device, or a host read not synchronized, sees stale data);
+// others_first: before each step of the waited-for stream, everything the other streams can
+//   run (a stream that overwrites what another has yet to read, unordered by an event,
+//   clobbers it).
+enum class schedule { lazy, others_first };
+void set_schedule(schedule s);
+const char* schedule_name(schedule s);
+inline void PrintTo(schedule s, std::ostream* os) { *os << schedule_name(s); }
+// Work queued on any stream and not yet run.
+std::size_t pending_operations();
+
+}  // namespace attnswarm::fake_device
