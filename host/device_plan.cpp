@@ -13,11 +13,6 @@ namespace {
 
 std::size_t mib(std::size_t b) { return (b + (std::size_t{1} << 20) - 1) >> 20; }
 
-std::int64_t rows_in_budget(const device_plan_inputs& in, std::size_t fixed, std::size_t per_row) {
-  if (in.budget_bytes <= fixed) return 0;
-  return static_cast<std::int64_t>((in.budget_bytes - fixed) / per_row);
-}
-
 }  // namespace
 
 std::size_t fixed_device_bytes(const device_plan_inputs& in) {
@@ -28,16 +23,19 @@ std::size_t fixed_device_bytes(const device_plan_inputs& in) {
   const std::size_t report = static_cast<std::size_t>(k_row_blocks) * (2 * m + 1) * 8 + s * m * 8;
   const std::size_t dual = static_cast<std::size_t>(k_row_blocks) * (m + 2) * 8 + m * 8;
   const std::size_t sums = (2 * m + 2) * 8 + 8;  // the partials added on the device
-  const std::size_t topk = static_cast<std::size_t>(k_report_rows) * static_cast<std::size_t>(in.topk) * 8;
-  const std::size_t swarm = p * s * m * 8 * 4 + p * 8 * 3;  // x, v, pbest, f; values and index
+  // task and share (4 + 4 bytes) of the report's largest top-k, one launch of users at a time
+  const std::size_t staged = static_cast<std::size_t>(std::min(k_report_rows, std::max<std::int64_t>(in.users, 0)));
+  const std::size_t topk = staged * static_cast<std::size_t>(std::min<std::int64_t>(in.topk, in.tasks)) * (4 + 4);
+  // x, v, pbest (S*M values each); f and pbest_f; best value and index; CUB's ArgMin storage
+  const std::size_t swarm = p * s * m * 8 * 3 + p * 8 * 2 + 8 + 8 + k_swarm_reduce_bytes;
   return policies + accumulators + report + dual + sums + topk + swarm + k_cublas_workspace_bytes;
 }
 
-std::size_t workspace_bytes_per_row(const device_plan_inputs& in) {
+std::size_t batch_workspace_bytes(const device_plan_inputs& in, std::int64_t batch_rows) {
   const std::size_t m = static_cast<std::size_t>(in.tasks), p = static_cast<std::size_t>(in.particles);
-  // Den (rows x P float32) and one P x 2M float32 partial per chunk of users, rounded up.
-  return (in.densities ? p * 4 : 0) +
-         (p * 2 * m * 4 + static_cast<std::size_t>(k_chunk_rows) - 1) / static_cast<std::size_t>(k_chunk_rows);
+  const std::size_t b = static_cast<std::size_t>(batch_rows);
+  // Den (rows x P float32) and one P x 2M float32 partial per chunk of users
+  return (in.densities ? b * p * 4 : 0) + static_cast<std::size_t>(chunks_of(batch_rows)) * p * 2 * m * 4;
 }
 
 std::size_t resident_bytes_per_row(const device_plan_inputs& in) {
@@ -51,39 +49,38 @@ std::size_t streamed_bytes_per_row(const device_plan_inputs& in) {
 }
 
 std::size_t plan_bytes(const device_plan_inputs& in, bool resident, std::int64_t batch_rows) {
-  const std::size_t b = static_cast<std::size_t>(batch_rows);
-  const std::size_t per_batch_row = workspace_bytes_per_row(in) + (resident ? 0 : streamed_bytes_per_row(in));
-  const std::size_t all_rows = resident ? static_cast<std::size_t>(in.users) * resident_bytes_per_row(in) : 0;
-  return fixed_device_bytes(in) + all_rows + b * per_batch_row;
+  const std::size_t rows = resident ? static_cast<std::size_t>(in.users) * resident_bytes_per_row(in)
+                                    : static_cast<std::size_t>(batch_rows) * streamed_bytes_per_row(in);
+  return fixed_device_bytes(in) + rows + batch_workspace_bytes(in, batch_rows);
 }
 
 device_plan plan_device_memory(const device_plan_inputs& in) {
-  const std::size_t fixed = fixed_device_bytes(in);
   const std::int64_t wanted = std::clamp<std::int64_t>(in.users, 1, k_max_batch_rows);
   const std::int64_t floor = std::min(wanted, k_min_batch_rows);
-  // Batches keep whole chunks, so the float32 partials are the same whatever the batch.
-  const auto shape_batch = [&](std::int64_t fit) {
-    std::int64_t b = std::min(fit, wanted);
-    if (b < wanted && b >= k_chunk_rows) b -= b % k_chunk_rows;
-    return b;
-  };
-  const std::size_t resident_all = fixed + static_cast<std::size_t>(in.users) * resident_bytes_per_row(in);
-  if (resident_all < in.budget_bytes) {
-    const std::int64_t fit = rows_in_budget(in, resident_all, workspace_bytes_per_row(in));
-    if (fit >= floor) {
-      const std::int64_t b = shape_batch(fit);
-      return device_plan{true, b, plan_bytes(in, true, b)};
+  // The largest batch in [floor, wanted] whose plan fits (plan_bytes grows with the batch),
+  // cut to whole chunks when it is not all the users, so that no chunk's partial is wasted.
+  const auto largest_batch = [&](bool resident) -> std::int64_t {
+    const auto fits = [&](std::int64_t b) { return plan_bytes(in, resident, b) <= in.budget_bytes; };
+    if (!fits(floor)) return 0;
+    std::int64_t lo = floor, hi = wanted;
+    while (lo < hi) {
+      const std::int64_t mid = lo + (hi - lo + 1) / 2;
+      if (fits(mid)) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
     }
-  }
-  const std::int64_t fit = rows_in_budget(in, fixed, workspace_bytes_per_row(in) + streamed_bytes_per_row(in));
-  if (fit < floor)
-    throw unavailable_error("CUDA backend: " + std::to_string(mib(in.budget_bytes)) + " MiB of device memory is too little for " +
-                            std::to_string(in.users) + " users x " + std::to_string(in.tasks) + " tasks with " +
-                            std::to_string(in.particles) + " particles: streaming needs at least " +
-                            std::to_string(mib(plan_bytes(in, false, floor))) +
-                            " MiB (raise --device-memory, lower --particles, or use --backend cpu)");
-  const std::int64_t b = shape_batch(fit);
-  return device_plan{false, b, plan_bytes(in, false, b)};
+    if (lo < wanted && lo >= k_chunk_rows) lo -= lo % k_chunk_rows;
+    return lo;
+  };
+  for (const bool resident : {true, false})
+    if (const std::int64_t b = largest_batch(resident); b > 0) return device_plan{resident, b, plan_bytes(in, resident, b)};
+  throw unavailable_error("CUDA backend: " + std::to_string(mib(in.budget_bytes)) + " MiB of device memory is too little for " +
+                          std::to_string(in.users) + " users x " + std::to_string(in.tasks) + " tasks with " +
+                          std::to_string(in.particles) + " particles: streaming needs at least " +
+                          std::to_string(mib(plan_bytes(in, false, floor))) +
+                          " MiB (raise --device-memory, lower --particles, or use --backend cpu)");
 }
 
 std::size_t parse_byte_size(const std::string& text, const std::string& what) {

@@ -24,6 +24,9 @@ constexpr std::int64_t k_report_rows = 16384;
 constexpr int k_row_blocks = 1024;
 // The cuBLAS workspace the driver hands to cuBLAS, counted in the budget.
 constexpr std::size_t k_cublas_workspace_bytes = std::size_t{4} << 20;
+// An allowance for the storage of CUB's ArgMin over the swarm's personal bests, which CUB
+// sizes at run time; for a swarm's few thousand values it is a tile's partials at most.
+constexpr std::size_t k_swarm_reduce_bytes = std::size_t{64} << 10;
 
 struct device_plan_inputs {
   std::int64_t users = 0, tasks = 0;
@@ -45,18 +48,19 @@ struct device_plan {
 // Bytes that do not scale with the users: policy exponents, accumulators, partials, top-k
 // staging, the swarm state and the cuBLAS workspace.
 std::size_t fixed_device_bytes(const device_plan_inputs& in);
-// Bytes per user of a batch's evaluation workspace (densities, if in.densities, and chunk
-// partials).
-std::size_t workspace_bytes_per_row(const device_plan_inputs& in);
+// Bytes of one batch's evaluation workspace: densities (if in.densities) and a float32
+// partial per chunk of users.
+std::size_t batch_workspace_bytes(const device_plan_inputs& in, std::int64_t batch_rows);
 // Bytes per user of the resident arrays (F, A, H, mass, r).
 std::size_t resident_bytes_per_row(const device_plan_inputs& in);
 // Bytes per user of a batch when streaming (two pinned-to-device slots, H and r of one batch).
 std::size_t streamed_bytes_per_row(const device_plan_inputs& in);
-// Bytes a plan with this mode and batch size allocates.
+// Bytes a plan with this mode and batch size allocates: what the driver allocates, to the byte
+// (but for CUB's storage, counted as k_swarm_reduce_bytes).
 std::size_t plan_bytes(const device_plan_inputs& in, bool resident, std::int64_t batch_rows);
 
-// Resident when it fits with at least a minimum batch, else streamed with the largest batch
-// that fits. Throws unavailable_error (naming the budget and what is needed) when not even
+// Resident when it fits with at least a minimum batch, else streamed; the largest batch that
+// fits. Throws unavailable_error (naming the budget and what is needed) when not even
 // a streamed minimum batch fits.
 device_plan plan_device_memory(const device_plan_inputs& in);
 

@@ -36,17 +36,24 @@ inline backend_options cuda_options(const std::string& path) {
   return o;
 }
 
-// Options whose device-memory budget forces streamed batches of about `batch` users.
-inline backend_options streamed_options(const problem& p, std::int64_t batch, const std::string& path = "auto") {
-  backend_options o = cuda_options(path);
+// What the driver plans its device memory with, for problem p and options o (a budget of
+// o.device_memory_bytes).
+inline device_plan_inputs plan_inputs(const problem& p, const backend_options& o) {
   device_plan_inputs in;
   in.users = p.users;
   in.tasks = p.tasks;
   in.segments = p.segments;
   in.particles = o.particles;
   // the driver counts the cuBLAS path's densities only (the fused kernels' limit: 128 tasks)
-  in.densities = path == "cublas" || (path == "auto" && p.tasks > 128);
-  o.device_memory_bytes = plan_bytes(in, false, batch) + 1;
+  in.densities = o.eval_path == "cublas" || (o.eval_path == "auto" && (o.tf32 || p.tasks > 128));
+  in.budget_bytes = o.device_memory_bytes;
+  return in;
+}
+
+// Options whose device-memory budget forces streamed batches of about `batch` users.
+inline backend_options streamed_options(const problem& p, std::int64_t batch, const std::string& path = "auto") {
+  backend_options o = cuda_options(path);
+  o.device_memory_bytes = plan_bytes(plan_inputs(p, o), false, batch) + 1;
   return o;
 }
 

@@ -92,7 +92,7 @@ TEST(DevicePlan, TheFusedPathsNeedNoDensities) {
   EXPECT_LE(cublas.bytes, in.budget_bytes);
   device_plan_inputs without = in;
   without.densities = false;
-  EXPECT_EQ(workspace_bytes_per_row(in), workspace_bytes_per_row(without) + 4 * 2048);
+  EXPECT_EQ(batch_workspace_bytes(in, 1000), batch_workspace_bytes(without, 1000) + 1000 * 4 * 2048);
 }
 
 TEST(DevicePlan, TooSmallABudgetNamesWhatIsNeeded) {

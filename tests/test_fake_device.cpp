@@ -166,6 +166,35 @@ TEST_F(FakeDeviceMemory, OutOfMemoryHalvesTheBatchAndCarriesOn) {
   EXPECT_THROW(make_cuda_backend(p, 0, big), unavailable_error);
 }
 
+// The memory plan is what the driver allocates, to the byte (but for CUB's storage, which the
+// plan counts as an allowance), on every path, resident or streamed, with the swarm's state
+// and the report's top-k staging: a plan that counts too little runs the device out of memory
+// near its limit, one that counts too much streams where the problem could stay resident.
+TEST_F(FakeDeviceMemory, TheDriverAllocatesWhatItsPlanSays) {
+  std::mt19937_64 rng(31);
+  temp_dir tmp;
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(600, 11, 2)));
+  struct config {
+    const char* path;
+    std::int64_t streamed_batch;  // 0: resident
+  };
+  for (const config c : {config{"fused", 0}, config{"cublas", 0}, config{"tensor", 256}, config{"cublas", 300}}) {
+    SCOPED_TRACE(std::string(c.path) + (c.streamed_batch > 0 ? " streamed" : " resident"));
+    backend_options o = c.streamed_batch > 0 ? streamed_options(p, c.streamed_batch, c.path) : cuda_options(c.path);
+    if (c.streamed_batch == 0) o.device_memory_bytes = std::size_t{256} << 20;
+    const device_plan plan = plan_device_memory(testing::plan_inputs(p, o));
+    ASSERT_EQ(plan.resident, c.streamed_batch == 0);
+    if (c.streamed_batch > 0) {
+      ASSERT_EQ(plan.batch_rows, c.streamed_batch);
+    }
+    auto gpu = make_cuda_backend(p, 0, o);
+    const std::size_t n = static_cast<std::size_t>(o.particles * p.dims());
+    const std::vector<double> x(n, 0.0), v(n, 0.0), f(static_cast<std::size_t>(o.particles), 1.0);
+    gpu->device_swarm()->start(o.particles, static_cast<int>(p.dims()), x.data(), v.data(), f.data());
+    EXPECT_EQ(fake_device::allocated_bytes(), plan.bytes - k_swarm_reduce_bytes + fake_device::k_argmin_temp_bytes);
+  }
+}
+
 TEST_F(FakeDeviceSwarm, DeviceSwarmFollowsTheCpuSwarmBitForBit) {
   std::mt19937_64 rng(5);
   temp_dir tmp;

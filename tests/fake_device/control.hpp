@@ -11,6 +11,9 @@ void set_memory(std::size_t total, std::size_t taken);
 // Bytes the driver holds now (for a test that everything it took was given back).
 std::size_t allocated_bytes();
 
+// The storage the fake CUB's ArgMin asks for.
+constexpr std::size_t k_argmin_temp_bytes = 16;
+
 // In which order queued work runs when the host waits, among the orders CUDA allows:
 // lazy: only what the wait needs, the waited-for stream's work first (a stream's work that
 //   is not waited for on the device, or a host read not synchronized, sees stale data);

@@ -8,13 +8,16 @@
 
 #include <cuda_runtime.h>
 
+#include "../../../control.hpp"
+
 namespace cub {
 
 struct DeviceReduce {
   static cudaError_t ArgMin(void* d_temp, std::size_t& temp_bytes, const double* in, double* value,
                             std::int64_t* index, std::int64_t n, cudaStream_t stream = nullptr) {
     if (d_temp == nullptr) {
-      temp_bytes = 16;  // the driver allocates it, so it must not be 0 (nullptr is a size query)
+      // not 0: the driver allocates it, and a null storage pointer is a size query
+      temp_bytes = attnswarm::fake_device::k_argmin_temp_bytes;
       return cudaSuccess;
     }
     fake_device_enqueue(stream, [=] {
