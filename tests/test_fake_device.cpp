@@ -5,17 +5,27 @@
 // a device decides (timing, the hardware's rounding in cuBLAS and the tensor cores, CUB's own
 // code): resident and streamed batches and the events that order their two streams, the
 // groups of particles, the report's top-k staging and user order, the halving of the batch
-// on out-of-memory, and the swarm state on the device, against the CPU reference. Built only without CUDA (-DATTNSWARM_CUDA=OFF; CI builds it), where no real
-// CUDA backend takes its symbols.
+// on out-of-memory, the memory plan, and the swarm state on the device, against the CPU
+// reference; then the program around it (tests/CMakeLists.txt builds a core as with CUDA and
+// an attnswarm_on_fake_device executable): the device inventory and self-test, auto's
+// choice, and a solve through the command line with its NVTX ranges. Built only without CUDA
+// (-DATTNSWARM_CUDA=OFF; CI builds it), where no real CUDA backend takes its symbols.
 #include <cuda_runtime.h>  // the fake one (tests/fake_device/include)
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <random>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "backend_checks.hpp"
 #include "cpu_backend.hpp"
+#include "backend.hpp"
 #include "cuda_backend.hpp"
+#include "devices.hpp"
 #include "errors.hpp"
 #include "fake_device/control.hpp"
 #include "test_util.hpp"
@@ -201,6 +211,84 @@ TEST_F(FakeDeviceSwarm, DeviceSwarmFollowsTheCpuSwarmBitForBit) {
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(10, 37, 3)));
   auto gpu = make_cuda_backend(p, 0, backend_options{});
   testing::expect_device_swarm_follows_cpu(*gpu, static_cast<int>(p.dims()), 6);
+}
+
+// The program around the backend on the fake device: the inventory and self-test, auto's
+// choice, and a whole solve through the command line, which until now only a GPU would run.
+using FakeDeviceProgram = fresh_fake_device;
+
+TEST_F(FakeDeviceProgram, InfoRunsTheSelfTestOnTheDevice) {
+  const auto info = testing::run_cli("info --json");
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto j = nlohmann::json::parse(info.out);
+  EXPECT_TRUE(j["cuda_compiled"].get<bool>());
+  ASSERT_EQ(j["devices"].size(), 1u) << info.out;
+  EXPECT_EQ(j["devices"][0]["name"], "fake device");
+  EXPECT_EQ(j["devices"][0]["selftest"], "passed");
+  EXPECT_EQ(run_device_selftest(0), "");
+}
+
+TEST_F(FakeDeviceProgram, AutoTakesTheDeviceOrSaysWhyNot) {
+  std::mt19937_64 rng(6);
+  temp_dir tmp, wide_tmp;
+  const problem p = testing::load_instance(tmp, testing::random_instance(rng, testing::sized(50, 6, 1)));
+  EXPECT_EQ(make_backend("auto", p)->name(), "cuda");
+  // one task more than the CUDA backend takes (k_max_shared_tasks)
+  const problem wide = testing::load_instance(wide_tmp, testing::random_instance(rng, testing::sized(3, 2049, 1)));
+  auto b = make_backend("auto", wide);
+  EXPECT_EQ(b->name(), "cpu");
+  EXPECT_NE(b->device_description().find("CUDA device 0 not used"), std::string::npos) << b->device_description();
+  EXPECT_NE(b->device_description().find("at most 2048 tasks"), std::string::npos) << b->device_description();
+  EXPECT_THROW(make_backend("cuda", wide), unavailable_error);
+  // an option only CUDA honours: auto does not fall back to the CPU
+  backend_options cublas;
+  cublas.eval_path = "cublas";
+  EXPECT_THROW(make_backend("auto", wide, cublas), unavailable_error);
+}
+
+std::vector<std::string> read_lines(const std::string& file) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The CPU reference's answer, bound and baseline from a solve on the device, the README's
+// check (the CPU's eval of the device's policy.npy), and the NVTX ranges that name every
+// phase, inside the --profile bracket.
+TEST_F(FakeDeviceProgram, SolveOnTheDeviceGivesTheCpuAnswerAndNamesEveryPhase) {
+  temp_dir tmp;
+  ASSERT_EQ(testing::run_cli("generate --users 400 --tasks 8 --segments 2 --seed 3 --out " + tmp / "b").exit_code, 0);
+  const std::string common = "solve --problem " + tmp / "b" +
+                             " --particles 16 --iterations 3 --search-iterations 1 --bound-iterations 10 --json --quiet";
+  const auto gpu = testing::run_shell("ATTNSWARM_FAKE_TRACE_LOG=" + tmp / "trace.txt" + " " + ATTNSWARM_BIN + " " +
+                                      common + " --backend cuda --profile --out " + tmp / "gpu");
+  ASSERT_EQ(gpu.exit_code, 0) << gpu.err;
+  const auto cpu = testing::run_cli(common + " --backend cpu --out " + tmp / "cpu");
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  const auto g = nlohmann::json::parse(gpu.out), c = nlohmann::json::parse(cpu.out);
+  EXPECT_EQ(g["backend"], "cuda");
+  EXPECT_NE(g["device"].get<std::string>().find("fake device"), std::string::npos) << gpu.out;
+  const auto value = [](const nlohmann::json& j, const char* key) { return j[key].get<double>(); };
+  EXPECT_TRUE(testing::close(value(g, "baseline_served"), value(c, "baseline_served"), 1e-10)) << gpu.out << cpu.out;
+  EXPECT_TRUE(testing::close(value(g, "best_served"), value(c, "best_served"), 1e-5)) << gpu.out << cpu.out;
+  EXPECT_TRUE(testing::close(value(g, "upper_bound"), value(c, "upper_bound"), 1e-6)) << gpu.out << cpu.out;
+  const auto evaluated = testing::run_cli("eval --backend cpu --quiet --json --problem " + tmp / "b" + " --policy " +
+                                          tmp / "gpu/policy.npy");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_TRUE(testing::close(value(nlohmann::json::parse(evaluated.out), "served"), value(g, "best_served"), 1e-10));
+
+  const std::vector<std::string> trace = read_lines(tmp / "trace.txt");
+  const auto first = [&](const std::string& name) { return std::find(trace.begin(), trace.end(), name) - trace.begin(); };
+  const auto last = [&](const std::string& name) { return trace.rend() - std::find(trace.rbegin(), trace.rend(), name) - 1; };
+  const auto n = static_cast<std::ptrdiff_t>(trace.size());
+  for (const char* phase : {"load", "upload", "shape search", "evaluate", "swarm step", "bound", "report"})
+    EXPECT_LT(first(phase), n) << "no NVTX range named '" << phase << "'";
+  EXPECT_EQ(std::count(trace.begin(), trace.end(), "cudaProfilerStart"), 1);
+  EXPECT_EQ(std::count(trace.begin(), trace.end(), "cudaProfilerStop"), 1);
+  EXPECT_LT(first("cudaProfilerStart"), first("shape search"));
+  EXPECT_GT(first("cudaProfilerStop"), last("bound"));
+  EXPECT_GT(first("cudaProfilerStop"), last("report"));
 }
 
 }  // namespace

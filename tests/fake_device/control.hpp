@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <ostream>
+#include <string>
+#include <vector>
 
 namespace attnswarm::fake_device {
 
@@ -26,5 +28,12 @@ const char* schedule_name(schedule s);
 inline void PrintTo(schedule s, std::ostream* os) { *os << schedule_name(s); }
 // Work queued on any stream and not yet run.
 std::size_t pending_operations();
+
+// The NVTX ranges pushed so far, by name, and cudaProfilerStart/Stop, in order (the process's
+// whole run; with ATTNSWARM_FAKE_TRACE_LOG=FILE each is also appended to FILE as a line, so a
+// test can read what an attnswarm_on_fake_device process traced).
+std::vector<std::string> trace_log();
+// NVTX ranges pushed and not yet popped.
+int open_ranges();
 
 }  // namespace attnswarm::fake_device

@@ -14,8 +14,13 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cuda_profiler_api.h>
+#include <nvtx3/nvToolsExt.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -23,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "../reference_gemm.hpp"
@@ -61,6 +67,8 @@ bool pinned(const void* p, std::size_t bytes) {
 struct event_state {
   std::uint64_t queued = 0, done = 0;  // records queued, records run (generations)
   fake_cuda_stream* stream = nullptr;  // where the latest record was queued
+  bool timing = true;
+  std::chrono::steady_clock::time_point ran;  // when the latest record ran
 };
 
 struct stream_op {
@@ -106,6 +114,7 @@ struct scheduler {
       op.work();
     } else if (!op.wait) {
       op.event->done = std::max(op.event->done, op.generation);
+      op.event->ran = std::chrono::steady_clock::now();
     }
   }
 
@@ -160,6 +169,42 @@ scheduler& sched() {
 
 void fake_device_enqueue(cudaStream_t s, std::function<void()> work) { sched().enqueue(s, std::move(work)); }
 
+namespace {
+
+struct trace {
+  std::vector<std::string> names;
+  int depth = 0;
+  void add(const std::string& name) {
+    names.push_back(name);
+    if (const char* file = std::getenv("ATTNSWARM_FAKE_TRACE_LOG"))
+      if (std::FILE* f = std::fopen(file, "a")) {
+        std::fprintf(f, "%s\n", name.c_str());
+        std::fclose(f);
+      }
+  }
+};
+trace& traced() {
+  static trace t;
+  return t;
+}
+
+}  // namespace
+
+int nvtxRangePushA(const char* name) {
+  traced().add(name);
+  return traced().depth++;
+}
+int nvtxRangePop() { return traced().depth > 0 ? --traced().depth : -1; }
+cudaError_t cudaProfilerStart() {
+  traced().add("cudaProfilerStart");
+  return cudaSuccess;
+}
+cudaError_t cudaProfilerStop() {
+  sched().drain_all();  // as CUDA's: the profiled work has finished
+  traced().add("cudaProfilerStop");
+  return cudaSuccess;
+}
+
 namespace attnswarm::fake_device {
 void set_memory(std::size_t total, std::size_t taken) {
   const std::lock_guard<std::mutex> lock(memory().mutex);
@@ -172,6 +217,8 @@ std::size_t allocated_bytes() {
 }
 void set_schedule(schedule s) { sched().order = s; }
 const char* schedule_name(schedule s) { return s == schedule::lazy ? "lazy" : "others_first"; }
+std::vector<std::string> trace_log() { return traced().names; }
+int open_ranges() { return traced().depth; }
 std::size_t pending_operations() {
   std::size_t n = 0;
   for (const fake_cuda_stream* s : sched().streams) n += s->queue.size();
@@ -256,6 +303,15 @@ cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
   *total_bytes = m.total;
   return cudaSuccess;
 }
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (device != 0 || attr != cudaDevAttrClockRate) return cudaErrorInvalidValue;
+  *value = 1000000;  // kHz
+  return cudaSuccess;
+}
 cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidValue; }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (device != 0) return cudaErrorInvalidValue;
@@ -305,8 +361,9 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
   sched().resolve(s)->queue.push_back(std::move(op));
   return cudaSuccess;
 }
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
   *e = new fake_cuda_event;
+  (*e)->state->timing = (flags & cudaEventDisableTiming) == 0;
   return cudaSuccess;
 }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
@@ -327,6 +384,14 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e) {
   if (state->queued == 0) return cudaSuccess;
   const std::uint64_t generation = state->queued;
   sched().complete(state->stream, [&] { return state->done >= generation; });
+  return cudaSuccess;
+}
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t stop) {
+  const event_state &a = *start->state, &b = *stop->state;
+  // CUDA's errors: an event without timing, or one whose latest record has not run
+  if (!a.timing || !b.timing || a.queued == 0 || b.queued == 0 || a.done < a.queued || b.done < b.queued)
+    return cudaErrorInvalidValue;
+  *ms = std::chrono::duration<float, std::milli>(b.ran - a.ran).count();
   return cudaSuccess;
 }
 
