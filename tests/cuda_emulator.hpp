@@ -1,13 +1,16 @@
 // Runs the CUDA kernels' own source on the CPU, for tests on machines without a GPU (CI, and
-// most development sessions). One std::thread per CUDA thread of a block, the blocks of a grid
-// one after another; __syncthreads() is a barrier of the block, and __shfl_xor_sync() trades
-// values through a per-warp buffer between two barriers of the warp, so every lane of a warp
-// must call it together, as the kernels do. A barrier that some thread never reaches (a
-// __syncthreads or a shuffle under divergent control flow: undefined on a GPU) stops all
-// progress; a watchdog then aborts the test with a message rather than let it hang. Shared memory is the kernels' extern arrays,
-// defined here and poisoned (NaN bytes) before every block so that a read of an unwritten
-// element shows. The threads come from a pool kept between launches. It checks the kernels' indexing, synchronization and arithmetic, not their
-// speed, and not what only a GPU decides (warp scheduling, real memory ordering).
+// most development sessions). Every CUDA thread of a block is a fiber with a stack of its
+// own, and one host thread runs them in turns, the blocks of a grid one after another:
+// a thread runs until it reaches a barrier (__syncthreads, or the warp barriers that
+// __shfl_xor_sync, __syncwarp and the warp matrix functions hold), and a barrier lets its
+// threads on once all of them have arrived. The turns go in thread order, then in reverse
+// order, by rounds, so a read of another thread's write with no barrier between them sees
+// the value from before the write in one direction or the other. A barrier that some thread
+// never reaches (undefined on a GPU: a __syncthreads or shuffle under divergent control
+// flow, or a thread that has left the kernel) leaves no thread that can run: the launch then
+// aborts with a message naming the block. Shared memory is the kernels' extern arrays, defined
+// here and poisoned (NaN bytes) before every block so that a read of an unwritten element
+// shows. It checks the kernels' indexing, synchronization and arithmetic, not their speed.
 //
 // The warp matrix functions (nvcuda::wmma) exist for what the tensor-core kernel uses: TF32
 // fragments of 16 x 16 x 8, float accumulators, loads and stores from row- or column-major
@@ -17,15 +20,17 @@
 // bits of its inputs (as the tensor cores do) and accumulates in float32.
 //
 // Include it, then a kernel header (kernels/row_kernels.cuh, kernels/fused_eval_kernel.cuh,
-// kernels/tensor_eval_kernel.cuh); the kernels land in attnswarm::emulated.
+// kernels/tensor_eval_kernel.cuh); the kernels land in attnswarm::emulated. One host thread
+// at a time may launch (launch() holds a lock).
 #pragma once
 
+#include <sys/mman.h>
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
+
 #include <array>
-#include <atomic>
-#include <barrier>
-#include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstddef>
@@ -35,7 +40,6 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -65,25 +69,24 @@ alignas(128) inline float4 smem4[1 << 15];
 
 namespace emulator {
 
-// Every completed phase of any barrier of the block counts as progress; the watchdog of
-// launch() aborts when there has been none for a while.
-struct progress_tick {
-  std::atomic<std::uint64_t>* phases;
-  void operator()() noexcept { phases->fetch_add(1, std::memory_order_relaxed); }
-};
-using barrier = std::barrier<progress_tick>;
+// The CUDA thread that runs now (set by the fiber scheduler at every switch), its block, and
+// the launch's shape.
+inline dim3 thread_idx, block_idx, block_dim, grid_dim;
 
-inline thread_local dim3 thread_idx, block_idx;
-inline dim3 block_dim, grid_dim;
+// A barrier of `count` threads: the phase advances when the last of them arrives.
+struct barrier {
+  unsigned count = 0, arrived = 0;
+  std::uint64_t phase = 0;
+};
 
 struct block_state {
-  explicit block_state(unsigned threads) : block(threads, progress_tick{&phases}), lanes(threads) {
-    for (unsigned w = 0; w < threads / 32; ++w) warps.push_back(std::make_unique<barrier>(32, progress_tick{&phases}));
+  explicit block_state(unsigned threads)
+      : lanes(threads), warps(threads / 32, barrier{32, 0, 0}) {
+    block.count = threads;
   }
-  std::atomic<std::uint64_t> phases{0};
   barrier block;
-  std::vector<std::unique_ptr<barrier>> warps;
   std::vector<std::array<unsigned char, 8>> lanes;
+  std::vector<barrier> warps;
   // per warp: the A (128) then B (128) elements of an mma_sync
   std::vector<std::array<float, 256>> mma_inputs = std::vector<std::array<float, 256>>(lanes.size() / 32);
   // one value per thread for the block-wide reductions of the CUB stand-in (cub::BlockReduce)
@@ -91,131 +94,178 @@ struct block_state {
 };
 inline block_state* current = nullptr;
 
-}  // namespace emulator
+// Switching between fibers. On x86-64, a few instructions: the callee-saved registers, the
+// SSE and x87 control words and the stack pointer (ucontext's swapcontext also saves the
+// signal mask, a system call at every switch, which would be most of the emulator's time);
+// elsewhere, ucontext.
+#if defined(__x86_64__)
+// Pushes the callee-saved registers and control words, stores the stack pointer in *from,
+// loads `to` and pops what that stack holds: the other fiber's state, or a new fiber's frame.
+__attribute__((naked, noinline)) static void switch_stack(void** /*from*/, void* /*to*/) {
+  asm volatile(
+      "pushq %rbp\n\tpushq %rbx\n\tpushq %r12\n\tpushq %r13\n\tpushq %r14\n\tpushq %r15\n\t"
+      "subq $16, %rsp\n\tstmxcsr 8(%rsp)\n\tfnstcw (%rsp)\n\t"
+      "movq %rsp, (%rdi)\n\tmovq %rsi, %rsp\n\t"
+      "ldmxcsr 8(%rsp)\n\tfldcw (%rsp)\n\taddq $16, %rsp\n\t"
+      "popq %r15\n\tpopq %r14\n\tpopq %r13\n\tpopq %r12\n\tpopq %rbx\n\tpopq %rbp\n\tret\n\t");
+}
+struct fiber_context {
+  void* sp = nullptr;
+  // A frame that switch_stack pops into a call of entry, which must never return.
+  void prepare(unsigned char* stack, std::size_t bytes, void (*entry)()) {
+    auto* top = reinterpret_cast<std::uint64_t*>(reinterpret_cast<std::uintptr_t>(stack + bytes) & ~std::uintptr_t{15});
+    top[-1] = 0;  // entry's return address: none
+    top[-2] = reinterpret_cast<std::uint64_t>(entry);
+    for (int r = 3; r <= 8; ++r) top[-r] = 0;  // rbp, rbx, r12 .. r15
+    top[-9] = 0x1f80;                          // MXCSR: the default
+    top[-10] = 0x037f;                         // x87 control word: the default
+    sp = top - 10;
+  }
+  static void jump(fiber_context& from, fiber_context& to) { switch_stack(&from.sp, to.sp); }
+};
+#else
+struct fiber_context {
+  ucontext_t uc{};
+  void prepare(unsigned char* stack, std::size_t bytes, void (*entry)()) {
+    if (getcontext(&uc) != 0) std::abort();
+    uc.uc_stack.ss_sp = stack;
+    uc.uc_stack.ss_size = bytes;
+    uc.uc_link = nullptr;  // entry never returns
+    makecontext(&uc, entry, 0);
+  }
+  static void jump(fiber_context& from, fiber_context& to) {
+    if (swapcontext(&from.uc, &to.uc) != 0) std::abort();
+  }
+};
+#endif
 
-namespace emulator {
-
-// The threads that play a block's CUDA threads, kept from launch to launch: starting a
-// thread costs far more than most blocks' work. run(n, fn) runs fn(0) .. fn(n - 1) on n of
-// them at once (they wait on each other's barriers) and returns when all have finished.
-class thread_pool {
+// The fibers that play one block's threads, with their stacks kept from launch to launch.
+class fibers {
  public:
-  static thread_pool& get() {
-    static thread_pool pool;
-    return pool;
+  static fibers& get() {
+    static fibers f;
+    return f;
   }
-  template <typename Fn>
-  void run(unsigned n, Fn& fn) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (workers_.size() < n) {
-      const unsigned id = static_cast<unsigned>(workers_.size());
-      workers_.emplace_back([this, id, seen = generation_] { work(id, seen); });
-    }
-    job_ = [&fn](unsigned t) { fn(t); };
-    active_ = n;
-    pending_ = n;
-    ++generation_;
-    start_.notify_all();
-    done_.wait(lock, [&] { return pending_ == 0; });
-    job_ = nullptr;
+  fibers() = default;
+  fibers(const fibers&) = delete;
+  fibers& operator=(const fibers&) = delete;
+  ~fibers() {
+    for (fiber& f : all_) munmap(f.stack, k_stack_bytes + k_guard_bytes);
   }
-  ~thread_pool() {
-    {
-      const std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+
+  // Runs body() as threads 0 .. n - 1 of block (bx, by) until every one has returned.
+  void run(unsigned n, const std::function<void()>& body, unsigned bx, unsigned by) {
+    while (all_.size() < n) {
+      all_.emplace_back();
+      all_.back().stack = new_stack();
     }
-    start_.notify_all();
-    for (auto& w : workers_) w.join();
+    body_ = &body;
+    for (unsigned t = 0; t < n; ++t) {
+      fiber& f = all_[t];
+      f.context.prepare(f.stack + k_guard_bytes, k_stack_bytes, &fibers::entry);
+      f.done = false;
+      f.waiting = nullptr;
+    }
+    unsigned finished = 0;
+    for (bool forward = true; finished < n; forward = !forward) {
+      bool ran = false;
+      for (unsigned k = 0; k < n; ++k) {
+        const unsigned t = forward ? k : n - 1 - k;
+        fiber& f = all_[t];
+        if (f.done || (f.waiting != nullptr && f.waiting->phase < f.until)) continue;
+        f.waiting = nullptr;
+        now_ = t;
+        thread_idx = dim3(t);
+        fiber_context::jump(scheduler_, f.context);
+        ran = true;
+        if (f.done) ++finished;
+      }
+      if (!ran) {
+        std::fprintf(stderr, "cuda emulator: block (%u, %u): every thread that has not left the kernel waits in a "
+                     "__syncthreads or warp barrier that some thread never reaches\n", bx, by);
+        std::abort();
+      }
+    }
+    body_ = nullptr;
+  }
+
+  // The running thread arrives at b; unless it is the last, it waits for the others.
+  void arrive_and_wait(barrier& b) {
+    const std::uint64_t phase = b.phase;
+    if (++b.arrived == b.count) {
+      b.arrived = 0;
+      ++b.phase;
+      return;
+    }
+    fiber& f = all_[now_];
+    f.waiting = &b;
+    f.until = phase + 1;
+    fiber_context::jump(f.context, scheduler_);
   }
 
  private:
-  void work(unsigned id, std::uint64_t seen) {
-    for (;;) {
-      std::function<void(unsigned)> job;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        start_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
-        if (id >= active_) continue;
-        job = job_;
-      }
-      job(id);
-      const std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_all();
-    }
+  // Kernels keep their arrays in registers and shared memory, so small stacks do; a guard
+  // page under each turns an overflow into a crash at the overflow.
+  static constexpr std::size_t k_stack_bytes = std::size_t{256} << 10, k_guard_bytes = 4096;
+  struct fiber {
+    unsigned char* stack = nullptr;
+    fiber_context context;
+    bool done = false;
+    const barrier* waiting = nullptr;
+    std::uint64_t until = 0;
+  };
+  [[noreturn]] static void fail(const char* what) {
+    std::fprintf(stderr, "cuda emulator: %s\n", what);
+    std::abort();
   }
-  std::mutex mutex_;
-  std::condition_variable start_, done_;
-  std::vector<std::thread> workers_;
-  std::function<void(unsigned)> job_;
-  unsigned active_ = 0, pending_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
+  static unsigned char* new_stack() {
+    void* p = mmap(nullptr, k_stack_bytes + k_guard_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || mprotect(p, k_guard_bytes, PROT_NONE) != 0) fail("no memory for a thread's stack");
+    return static_cast<unsigned char*>(p);
+  }
+  // A thread's whole life: the kernel, then back to the scheduler for good.
+  static void entry() {
+    fibers& self = get();
+    (*self.body_)();
+    fiber& f = self.all_[self.now_];
+    f.done = true;
+    fiber_context::jump(f.context, self.scheduler_);
+    fail("a finished thread was resumed");
+  }
+  std::vector<fiber> all_;
+  fiber_context scheduler_;
+  const std::function<void()>* body_ = nullptr;
+  unsigned now_ = 0;
 };
+
+inline std::mutex& launch_mutex() {
+  static std::mutex m;
+  return m;
+}
 
 }  // namespace emulator
 
 // kernel<<<grid, block, shared_bytes>>>(args...), run to the end: the blocks one after
-// another, each on the pool's first block.x threads, with the shared memory poisoned before
-// it starts.
+// another, each on block.x fibers, with the shared memory poisoned before it starts.
 template <typename Kernel, typename... Args>
 void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args... args) {
   if (block.y != 1 || block.z != 1 || block.x % 32 != 0 || block.x == 0)
     throw std::invalid_argument("emulator: blocks must be whole warps along x");
   if (shared_bytes > sizeof(smem) || shared_bytes > sizeof(smem4))
     throw std::invalid_argument("emulator: more dynamic shared memory than it holds");
+  const std::lock_guard<std::mutex> lock(emulator::launch_mutex());
   emulator::grid_dim = grid;
   emulator::block_dim = block;
   emulator::block_state state(block.x);
   emulator::current = &state;
-  // between blocks: a barrier of its own, so that a thread that leaves the kernel while others
-  // wait in a __syncthreads stops all progress (the watchdog's case) instead of passing it
-  emulator::barrier between_blocks(block.x, emulator::progress_tick{&state.phases});
-  std::atomic<unsigned> at_x{0}, at_y{0};
-  // The watchdog: no barrier phase for 20 s while threads still run means a deadlock.
-  std::mutex watch_mutex;
-  std::condition_variable watch_cv;
-  bool done = false;
-  std::thread watchdog([&] {
-    std::unique_lock<std::mutex> lock(watch_mutex);
-    std::uint64_t seen = state.phases.load();
-    auto since = std::chrono::steady_clock::now();
-    while (!watch_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
-      const std::uint64_t now_phases = state.phases.load();
-      if (now_phases != seen) {
-        seen = now_phases;
-        since = std::chrono::steady_clock::now();
-      } else if (std::chrono::steady_clock::now() - since > std::chrono::seconds(20)) {
-        std::fprintf(stderr, "cuda emulator: block (%u, %u) made no progress for 20 s: a __syncthreads or "
-                     "__shfl_xor_sync that not every thread reached\n", at_x.load(), at_y.load());
-        std::abort();
-      }
+  const std::function<void()> body = [&] { kernel(args...); };
+  for (unsigned by = 0; by < grid.y; ++by)
+    for (unsigned bx = 0; bx < grid.x; ++bx) {
+      std::memset(smem, 0xff, sizeof(smem));  // all of it: a read past what was asked for shows too
+      std::memset(smem4, 0xff, sizeof(smem4));
+      emulator::block_idx = dim3(bx, by);
+      emulator::fibers::get().run(block.x, body, bx, by);
     }
-  });
-  const auto body = [&](unsigned t) {
-    emulator::thread_idx = dim3(t);
-    for (unsigned by = 0; by < grid.y; ++by)
-      for (unsigned bx = 0; bx < grid.x; ++bx) {
-        if (t == 0) {
-          at_x = bx;
-          at_y = by;
-          std::memset(smem, 0xff, sizeof(smem));  // all of it: a read past what was asked for shows too
-          std::memset(smem4, 0xff, sizeof(smem4));
-        }
-        between_blocks.arrive_and_wait();  // the block's shared memory is poisoned
-        emulator::block_idx = dim3(bx, by);
-        kernel(args...);
-        between_blocks.arrive_and_wait();  // every thread has left the block
-      }
-  };
-  emulator::thread_pool::get().run(block.x, body);
-  {
-    const std::lock_guard<std::mutex> lock(watch_mutex);
-    done = true;
-  }
-  watch_cv.notify_one();
-  watchdog.join();
   emulator::current = nullptr;
 }
 
@@ -254,7 +304,9 @@ kernel_launch<Kernel, Stream> make_kernel_launch(Kernel kernel, dim3 grid, dim3 
 #define blockDim ::attnswarm::emulated::emulator::block_dim
 #define gridDim ::attnswarm::emulated::emulator::grid_dim
 
-inline void __syncthreads() { attnswarm::emulated::emulator::current->block.arrive_and_wait(); }
+inline void __syncthreads() {
+  attnswarm::emulated::emulator::fibers::get().arrive_and_wait(attnswarm::emulated::emulator::current->block);
+}
 
 template <typename T>
 T __shfl_xor_sync(unsigned, T v, int lane_mask) {
@@ -262,16 +314,17 @@ T __shfl_xor_sync(unsigned, T v, int lane_mask) {
   auto& state = *attnswarm::emulated::emulator::current;
   const unsigned t = threadIdx.x, warp = t / 32, lane = t % 32;
   std::memcpy(state.lanes[t].data(), &v, sizeof(T));
-  state.warps[warp]->arrive_and_wait();  // every lane has written
+  auto& fibers = attnswarm::emulated::emulator::fibers::get();
+  fibers.arrive_and_wait(state.warps[warp]);  // every lane has written
   T out;
   std::memcpy(&out, state.lanes[warp * 32 + (lane ^ static_cast<unsigned>(lane_mask))].data(), sizeof(T));
-  state.warps[warp]->arrive_and_wait();  // every lane has read before the next shuffle writes
+  fibers.arrive_and_wait(state.warps[warp]);  // every lane has read before the next shuffle writes
   return out;
 }
 
 inline void __syncwarp(unsigned = 0xffffffffu) {
   auto& state = *attnswarm::emulated::emulator::current;
-  state.warps[threadIdx.x / 32]->arrive_and_wait();
+  attnswarm::emulated::emulator::fibers::get().arrive_and_wait(state.warps[threadIdx.x / 32]);
 }
 
 namespace nvcuda::wmma {
@@ -321,7 +374,9 @@ inline float tf32_bits(float x) {
 }
 }  // namespace emulated_detail
 
-// Element i of a lane is the tile's element lane + 32 i in row-major order (rows x cols).
+// Element i of a lane is the tile's element lane * num_elements + i in row-major order (rows x
+// cols): a lane holds a run of the tile, so a kernel that reads the tile back element by lane
+// (k = lane + 32 j) reads other lanes' elements and needs its __syncwarp, as on a GPU.
 template <typename Use, int M, int N, int K, typename T, typename Layout = void>
 struct fragment {
   static_assert(M == 16 && N == 16 && K == 8, "emulator: wmma fragments of 16 x 16 x 8 only");
@@ -329,8 +384,8 @@ struct fragment {
   static constexpr int cols = emulated_detail::extent<Use, M, N, K>::cols;
   static constexpr int num_elements = rows * cols / 32;
   float x[num_elements];
-  static int row(int i) { return static_cast<int>(emulated_detail::lane() + 32 * i) / cols; }
-  static int col(int i) { return static_cast<int>(emulated_detail::lane() + 32 * i) % cols; }
+  static int row(int i) { return (static_cast<int>(emulated_detail::lane()) * num_elements + i) / cols; }
+  static int col(int i) { return (static_cast<int>(emulated_detail::lane()) * num_elements + i) % cols; }
 };
 
 // Round to nearest, ties away from zero, to 10 mantissa bits (cvt.rna.tf32.f32).
@@ -358,7 +413,7 @@ void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsi
     const std::size_t r = static_cast<std::size_t>(frag::row(i)), c = static_cast<std::size_t>(frag::col(i));
     f.x[i] = std::is_same_v<Layout, row_major> ? p[r * ldm + c] : p[c * ldm + r];
   }
-  __syncwarp();  // a warp-wide operation: the lanes arrive together, as on the GPU
+  // no barrier: as on a GPU, the loads are not ordered with the other lanes' later stores
 }
 
 template <int M, int N, int K>
@@ -369,7 +424,7 @@ void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f,
     const std::size_t r = static_cast<std::size_t>(frag::row(i)), c = static_cast<std::size_t>(frag::col(i));
     (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[i];
   }
-  __syncwarp();
+  // no barrier: as on a GPU, the other lanes see these stores only after a __syncwarp
 }
 
 // d = a b + c over the warp: every lane posts its elements of a and b, then computes its own
