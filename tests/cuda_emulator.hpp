@@ -37,7 +37,6 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <type_traits>

@@ -261,8 +261,8 @@ TEST_F(FakeDeviceProgram, SolveOnTheDeviceGivesTheCpuAnswerAndNamesEveryPhase) {
   ASSERT_EQ(testing::run_cli("generate --users 400 --tasks 8 --segments 2 --seed 3 --out " + tmp / "b").exit_code, 0);
   const std::string common = "solve --problem " + tmp / "b" +
                              " --particles 16 --iterations 3 --search-iterations 1 --bound-iterations 10 --json --quiet";
-  const auto gpu = testing::run_shell("ATTNSWARM_FAKE_TRACE_LOG=" + tmp / "trace.txt" + " " + ATTNSWARM_BIN + " " +
-                                      common + " --backend cuda --profile --out " + tmp / "gpu");
+  const auto gpu = testing::run_cli(common + " --backend cuda --profile --out " + tmp / "gpu",
+                                    "ATTNSWARM_FAKE_TRACE_LOG=" + tmp / "trace.txt");
   ASSERT_EQ(gpu.exit_code, 0) << gpu.err;
   const auto cpu = testing::run_cli(common + " --backend cpu --out " + tmp / "cpu");
   ASSERT_EQ(cpu.exit_code, 0) << cpu.err;

@@ -93,7 +93,9 @@ problem load_instance(const temp_dir& tmp, const instance& in, dtype type) {
   return load_problem(tmp / "b");
 }
 
-command_result run_cli(const std::string& args) { return run_shell(std::string(ATTNSWARM_BIN) + " " + args); }
+command_result run_cli(const std::string& args, const std::string& env) {
+  return run_shell((env.empty() ? "" : env + " ") + ATTNSWARM_BIN + " " + args);
+}
 
 command_result run_shell(const std::string& command) {
   temp_dir tmp;

@@ -63,7 +63,8 @@ struct command_result {
 
 // Runs a shell command line, capturing its stdout and stderr; no standard input.
 command_result run_shell(const std::string& command);
-// Runs the attnswarm binary built beside the tests with the given arguments.
-command_result run_cli(const std::string& args);
+// Runs the attnswarm binary built beside the tests with the given arguments; `env`, when
+// given, is put before it (VAR=value ... for that run alone).
+command_result run_cli(const std::string& args, const std::string& env = "");
 
 }  // namespace attnswarm::testing
