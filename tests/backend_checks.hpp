@@ -5,11 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <ostream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +23,7 @@
 #include "cpu_backend.hpp"
 #include "device_plan.hpp"
 #include "errors.hpp"
+#include "npy.hpp"
 #include "problem.hpp"
 #include "swarm.hpp"
 #include "test_util.hpp"
@@ -28,10 +34,12 @@ inline bool close(double got, double want, double rtol, double atol = 1e-12) {
   return std::fabs(got - want) <= atol + rtol * std::fabs(want);
 }
 
-inline backend_options cuda_options(const std::string& path) {
+// particles: the group of policies one batched evaluation holds; fewer than the 37 that
+// expect_matches_cpu evaluates, so that groups are exercised.
+inline backend_options cuda_options(const std::string& path, int particles = 16) {
   backend_options o;
   o.eval_path = path;
-  o.particles = 16;  // fewer than the 37 policies evaluated below: groups are exercised
+  o.particles = particles;
   o.poison_workspaces = true;  // a partial a kernel leaves unwritten turns the result NaN
   return o;
 }
@@ -51,8 +59,9 @@ inline device_plan_inputs plan_inputs(const problem& p, const backend_options& o
 }
 
 // Options whose device-memory budget forces streamed batches of about `batch` users.
-inline backend_options streamed_options(const problem& p, std::int64_t batch, const std::string& path = "auto") {
-  backend_options o = cuda_options(path);
+inline backend_options streamed_options(const problem& p, std::int64_t batch, const std::string& path = "auto",
+                                        int particles = 16) {
+  backend_options o = cuda_options(path, particles);
   o.device_memory_bytes = plan_bytes(plan_inputs(p, o), false, batch) + 1;
   return o;
 }
@@ -120,6 +129,32 @@ inline void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, con
   }
 }
 
+// Every evaluation path of `make` (a CUDA backend for a problem and options) on p, resident,
+// against the CPU reference (the fused paths refuse more than 128 tasks); and, with
+// streamed_batch > 0 and at least two such batches of users, the default path streamed in
+// batches of about that many.
+template <typename Make>
+void expect_every_path_matches_cpu(const problem& p, const shape& s, Make&& make, std::int64_t streamed_batch,
+                                   std::mt19937_64& rng, int particles = 16) {
+  auto cpu = make_cpu_backend(p, 0);
+  for (const char* path : {"fused", "tensor", "cublas"}) {
+    SCOPED_TRACE(path);
+    if (std::string(path) != "cublas" && p.tasks > 128) {  // k_fused_max_tasks of kernels/fused_eval.cuh
+      EXPECT_THROW(make(p, cuda_options(path, particles)), input_error);
+      continue;
+    }
+    auto gpu = make(p, cuda_options(path, particles));
+    EXPECT_NE(gpu->device_description().find("resident"), std::string::npos) << gpu->device_description();
+    expect_matches_cpu(p, *cpu, *gpu, s, rng);
+  }
+  if (streamed_batch > 0 && p.users >= 2 * streamed_batch) {
+    SCOPED_TRACE("streamed");
+    auto gpu = make(p, streamed_options(p, streamed_batch, "auto", particles));
+    EXPECT_NE(gpu->device_description().find("streamed"), std::string::npos) << gpu->device_description();
+    expect_matches_cpu(p, *cpu, *gpu, s, rng);
+  }
+}
+
 // A random instance of this shape (5% of the users with no eligible task).
 struct backend_case {
   const char* name;
@@ -130,10 +165,7 @@ struct backend_case {
 
 inline void PrintTo(const backend_case& c, std::ostream* os) { *os << c.name; }
 
-// Every evaluation path of `make` (a CUDA backend for a problem and options) on the case's
-// instance, resident, against the CPU reference (the fused paths refuse more than 128
-// tasks); and, with streamed_batch > 0 and at least two such batches of users, the default
-// path streamed in batches of about that many.
+// The case's instance (the same every run: its name seeds it) through every path.
 template <typename Make>
 void expect_every_path_matches_cpu(const backend_case& c, Make&& make, std::int64_t streamed_batch = 0) {
   std::mt19937_64 rng(std::hash<std::string>{}(c.name));
@@ -141,22 +173,88 @@ void expect_every_path_matches_cpu(const backend_case& c, Make&& make, std::int6
   o.zero_rows = 0.05;
   temp_dir tmp;
   const problem p = load_instance(tmp, random_instance(rng, o));
-  auto cpu = make_cpu_backend(p, 0);
-  const shape s{c.tau, c.beta};
-  for (const char* path : {"fused", "tensor", "cublas"}) {
-    SCOPED_TRACE(path);
-    if (std::string(path) != "cublas" && p.tasks > 128) {  // k_fused_max_tasks of kernels/fused_eval.cuh
-      EXPECT_THROW(make(p, cuda_options(path)), input_error);
-      continue;
-    }
-    auto gpu = make(p, cuda_options(path));
-    EXPECT_NE(gpu->device_description().find("resident"), std::string::npos) << gpu->device_description();
-    expect_matches_cpu(p, *cpu, *gpu, s, rng);
-  }
-  if (streamed_batch > 0 && p.users >= 2 * streamed_batch) {
-    auto gpu = make(p, streamed_options(p, streamed_batch));
-    EXPECT_NE(gpu->device_description().find("streamed"), std::string::npos) << gpu->device_description();
-    expect_matches_cpu(p, *cpu, *gpu, s, rng);
+  expect_every_path_matches_cpu(p, shape{c.tau, c.beta}, make, streamed_batch, rng);
+}
+
+// The seed of a test's fresh random inputs: ATTNSWARM_TEST_SEED when it is set (to replay a
+// failure), else a new one every run. The tests that use it name it in every failure.
+inline std::uint64_t fresh_seed() {
+  if (const char* s = std::getenv("ATTNSWARM_TEST_SEED"); s && *s) return std::stoull(s);
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+
+// A test's setting from the environment (ATTNSWARM_TEST_CASES and the like), else `fallback`.
+inline std::int64_t test_setting(const char* name, std::int64_t fallback) {
+  const char* s = std::getenv(name);
+  return s && *s ? std::max<std::int64_t>(1, std::stoll(s)) : fallback;
+}
+
+// A fresh random case for expect_every_path_matches_cpu: up to `max_users` users and about
+// `max_cells` users x tasks (tasks often at a warp or fused-kernel boundary), any mix of
+// ineligible entries, idle users and infinite capacities, float32 or float64 bundles, any
+// shape, group of particles and streamed batch.
+struct random_case {
+  instance_options instance;
+  dtype type = dtype::f32;
+  shape s;
+  int particles = 16;
+  std::int64_t streamed_batch = 0;  // 0: resident only
+};
+
+inline std::ostream& operator<<(std::ostream& os, const random_case& c) {
+  return os << c.instance.users << " users x " << c.instance.tasks << " tasks x " << c.instance.segments
+            << " segments (" << dtype_name(c.type) << ", ineligible " << c.instance.ineligible << ", idle rows "
+            << c.instance.zero_rows << ", infinite capacities " << c.instance.infinite_capacity
+            << (c.instance.with_capacity ? "" : ", no capacity.npy") << "), tau " << c.s.tau << ", beta " << c.s.beta
+            << ", particle groups of " << c.particles << ", streamed batch " << c.streamed_batch;
+}
+
+inline random_case draw_case(std::mt19937_64& rng, std::int64_t max_users, std::int64_t max_cells) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const auto pick = [&](std::initializer_list<std::int64_t> v) { return v.begin()[rng() % v.size()]; };
+  random_case c;
+  std::int64_t& m = c.instance.tasks;
+  m = u(rng) < 0.5 ? pick({1, 31, 32, 33, 64, 65, 127, 128, 129}) : 1 + static_cast<std::int64_t>(u(rng) * 200);
+  std::int64_t& n = c.instance.users;
+  n = u(rng) < 0.1 ? pick({0, 1, 2})
+                   : static_cast<std::int64_t>(u(rng) * static_cast<double>(std::min(max_users, max_cells / m) + 1));
+  c.instance.segments = 1 + static_cast<int>(u(rng) * static_cast<double>(std::min<std::int64_t>(8, std::max<std::int64_t>(n, 1))));
+  c.instance.ineligible = u(rng) < 0.2 ? 0.0 : 0.95 * u(rng);
+  c.instance.zero_attraction = 0.5 * u(rng);
+  c.instance.zero_rows = u(rng) < 0.2 ? 0.0 : 0.3 * u(rng);
+  c.instance.infinite_capacity = u(rng) < 0.1 ? 1.0 : u(rng);
+  c.instance.with_capacity = u(rng) < 0.9;
+  c.type = u(rng) < 0.7 ? dtype::f32 : dtype::f64;
+  const double taus[] = {1.0, 0.5, 0.25, 2.0, 0.2 + 2.8 * u(rng)};
+  c.s.tau = taus[rng() % 5];
+  c.s.beta = u(rng) < 0.3 ? 0.0 : 4.0 * u(rng);
+  c.particles = static_cast<int>(pick({5, 16, 36, 64, 256}));
+  // the driver's least batch is 256 users; it needs at least two
+  if (n >= 512 && u(rng) < 0.5) c.streamed_batch = 256 + static_cast<std::int64_t>(u(rng) * static_cast<double>(n / 2 - 256));
+  return c;
+}
+
+// Fresh random cases (draw_case) through every path of `make`, each on a new instance:
+// ATTNSWARM_TEST_CASES of them when it is set, else `count`. Every failure names the seed
+// that replays it.
+template <typename Make>
+void expect_fresh_random_cases_match_cpu(std::int64_t count, std::int64_t max_users, std::int64_t max_cells,
+                                         Make&& make) {
+  count = test_setting("ATTNSWARM_TEST_CASES", count);
+  const std::uint64_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (ATTNSWARM_TEST_SEED=" + std::to_string(seed) + " replays it)");
+  ::testing::Test::RecordProperty("seed", std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  for (std::int64_t k = 0; k < count; ++k) {
+    const random_case c = draw_case(rng, max_users, max_cells);
+    std::ostringstream what;
+    what << "case " << k << ": " << c;
+    SCOPED_TRACE(what.str());
+    temp_dir tmp;
+    const problem p = load_instance(tmp, random_instance(rng, c.instance), c.type);
+    expect_every_path_matches_cpu(p, c.s, make, c.streamed_batch, rng, c.particles);
+    if (::testing::Test::HasFailure()) return;  // one case's failures are enough to read
   }
 }
 

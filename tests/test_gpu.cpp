@@ -106,6 +106,22 @@ TEST_P(GpuVsCpu, ReportEvaluateAndDualPassMatchTheCpuReference) {
 INSTANTIATE_TEST_SUITE_P(Kernels, GpuVsCpu, ::testing::ValuesIn(gpu_cases),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// New random cases every run, beside the fixed ones above (tests/backend_checks.hpp,
+// draw_case, says what varies; ATTNSWARM_TEST_SEED replays a failure, ATTNSWARM_TEST_CASES
+// sets how many). Fewer and smaller on the fake device, whose emulator plays every CUDA thread.
+TEST(Gpu, FreshRandomCasesMatchTheCpuReference) {
+  REQUIRE_DEVICE();
+#ifdef ATTNSWARM_TESTS_ON_FAKE_DEVICE
+  const std::int64_t cases = 4, max_users = 1500, max_cells = 25000;
+#else
+  const std::int64_t cases = 6, max_users = 40000, max_cells = 400000;
+#endif
+  testing::expect_fresh_random_cases_match_cpu(cases, max_users, max_cells,
+                                               [](const problem& p, const backend_options& o) {
+                                                 return make_backend("cuda", p, o);
+                                               });
+}
+
 TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
   REQUIRE_DEVICE();
   temp_dir tmp;
