@@ -25,7 +25,10 @@
 #pragma once
 
 #include <sys/mman.h>
-#if !defined(__x86_64__)
+// ATTN_EMULATOR_UCONTEXT takes the portable fiber switch on x86-64 too (CI tests it there).
+#if defined(__x86_64__) && !defined(ATTN_EMULATOR_UCONTEXT)
+#define ATTN_EMULATOR_SWITCH_STACK 1
+#else
 #include <ucontext.h>
 #endif
 
@@ -97,7 +100,7 @@ inline block_state* current = nullptr;
 // SSE and x87 control words and the stack pointer (ucontext's swapcontext also saves the
 // signal mask, a system call at every switch, which would be most of the emulator's time);
 // elsewhere, ucontext.
-#if defined(__x86_64__)
+#ifdef ATTN_EMULATOR_SWITCH_STACK
 // Pushes the callee-saved registers and control words, stores the stack pointer in *from,
 // loads `to` and pops what that stack holds: the other fiber's state, or a new fiber's frame.
 __attribute__((naked, noinline)) static void switch_stack(void** /*from*/, void* /*to*/) {
