@@ -22,6 +22,7 @@ constexpr std::size_t k_argmin_temp_bytes = 16;
 // others_first: before each step of the waited-for stream, everything the other streams can
 //   run (a stream that overwrites what another has yet to read, unordered by an event,
 //   clobbers it).
+// A program starts under lazy, or under others_first when ATTNSWARM_FAKE_SCHEDULE says so.
 enum class schedule { lazy, others_first };
 void set_schedule(schedule s);
 const char* schedule_name(schedule s);

@@ -95,8 +95,15 @@ namespace {
 
 using attnswarm::fake_device::schedule;
 
+// ATTNSWARM_FAKE_SCHEDULE=others_first starts a program under that schedule (the GPU tests'
+// ctest runs some of them so); lazy otherwise.
+schedule initial_schedule() {
+  const char* s = std::getenv("ATTNSWARM_FAKE_SCHEDULE");
+  return s && std::string(s) == "others_first" ? schedule::others_first : schedule::lazy;
+}
+
 struct scheduler {
-  schedule order = schedule::lazy;
+  schedule order = initial_schedule();
   fake_cuda_stream default_stream;
   std::vector<fake_cuda_stream*> streams{&default_stream};  // live ones, the default first
 
