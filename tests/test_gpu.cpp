@@ -41,6 +41,19 @@ using testing::temp_dir;
     if (inv_.devices.empty()) GTEST_SKIP() << inv_.note;              \
   } while (0)
 
+// A test's size on a GPU, or the smaller one that the fake device (tests/fake_device: its
+// emulator plays every CUDA thread on the CPU) runs in seconds in CI.
+template <typename T>
+T on_gpu_or_fake_device(T gpu, T fake) {
+#ifdef ATTNSWARM_TESTS_ON_FAKE_DEVICE
+  (void)gpu;
+  return fake;
+#else
+  (void)fake;
+  return gpu;
+#endif
+}
+
 TEST(Gpu, SharedMathAgreesWithTheHost) {
   REQUIRE_DEVICE();
   for (const auto& d : probe_devices().devices) EXPECT_EQ(run_device_selftest(d.index), "") << d.name;
@@ -111,12 +124,8 @@ INSTANTIATE_TEST_SUITE_P(Kernels, GpuVsCpu, ::testing::ValuesIn(gpu_cases),
 // sets how many). Fewer and smaller on the fake device, whose emulator plays every CUDA thread.
 TEST(Gpu, FreshRandomCasesMatchTheCpuReference) {
   REQUIRE_DEVICE();
-#ifdef ATTNSWARM_TESTS_ON_FAKE_DEVICE
-  const std::int64_t cases = 4, max_users = 1500, max_cells = 25000;
-#else
-  const std::int64_t cases = 6, max_users = 40000, max_cells = 400000;
-#endif
-  testing::expect_fresh_random_cases_match_cpu(cases, max_users, max_cells,
+  testing::expect_fresh_random_cases_match_cpu(on_gpu_or_fake_device(6, 4), on_gpu_or_fake_device(40000, 1500),
+                                               on_gpu_or_fake_device(400000, 25000),
                                                [](const problem& p, const backend_options& o) {
                                                  return make_backend("cuda", p, o);
                                                });
@@ -126,7 +135,7 @@ TEST(Gpu, SameSeedSameTrajectoryForTwentyIterations) {
   REQUIRE_DEVICE();
   temp_dir tmp;
   std::mt19937_64 rng(99);
-  testing::instance_options o = testing::sized(20000, 24, 3);
+  testing::instance_options o = testing::sized(on_gpu_or_fake_device(20000, 2500), 24, 3);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o));
   auto cpu = make_cpu_backend(p, 0);
   swarm_options so;
@@ -170,11 +179,11 @@ TEST(Gpu, StreamedMatchesResident) {
   REQUIRE_DEVICE();
   temp_dir tmp;
   std::mt19937_64 rng(17);
-  testing::instance_options o = testing::sized(30011, 29, 4);
+  testing::instance_options o = testing::sized(on_gpu_or_fake_device(30011, 3011), 29, 4);
   const problem p = testing::load_instance(tmp, testing::random_instance(rng, o), dtype::f64);
   for (const char* path : {"fused", "tensor", "cublas"}) {
     auto resident = make_backend("cuda", p, cuda_options(path));
-    auto streamed = make_backend("cuda", p, streamed_options(p, 8192 + 512, path));
+    auto streamed = make_backend("cuda", p, streamed_options(p, on_gpu_or_fake_device(8192 + 512, 700), path));
     ASSERT_NE(streamed->device_description().find("streamed"), std::string::npos) << streamed->device_description();
     const shape s{0.5, 2.0};
     resident->set_shape(s);
@@ -237,14 +246,8 @@ TEST(Gpu, CliSolveStreamsUnderADeviceMemoryCap) {
   // A cap under the resident plan (F, A and H alone take 16 bytes per user and task: 244 MiB
   // here), so that the solve streams; smaller on the fake device, whose emulator plays every
   // CUDA thread.
-#ifdef ATTNSWARM_TESTS_ON_FAKE_DEVICE
-  const std::int64_t users = 10000;
-  const std::string cap = "11M";
-#else
-  const std::int64_t users = 400000;
-  const std::string cap = "64M";
-#endif
-  testing::instance_options o = testing::sized(users, 40, 2);
+  const std::string cap = on_gpu_or_fake_device("64M", "11M");
+  testing::instance_options o = testing::sized(on_gpu_or_fake_device(400000, 10000), 40, 2);
   testing::write_bundle(tmp / "b", testing::random_instance(rng, o));
   const std::string common = "solve --problem " + tmp / "b" + " --tau 1 --beta 0 --iterations 5 --particles 32 --json --quiet";
   const auto cuda = testing::run_cli(common + " --backend cuda --device-memory " + cap + " --out " + tmp / "gpu");
@@ -262,7 +265,8 @@ TEST(Gpu, CliSolveStreamsUnderADeviceMemoryCap) {
 TEST(Gpu, CpuEvalOfACudaSolveReproducesItsAnswer) {
   REQUIRE_DEVICE();
   temp_dir tmp;
-  ASSERT_EQ(testing::run_cli("generate --users 20000 --tasks 24 --segments 3 --seed 4 --out " + tmp / "b").exit_code, 0);
+  const std::string users = on_gpu_or_fake_device("20000", "2500");
+  ASSERT_EQ(testing::run_cli("generate --users " + users + " --tasks 24 --segments 3 --seed 4 --out " + tmp / "b").exit_code, 0);
   const auto solved = testing::run_cli("solve --backend cuda --quiet --json --particles 32 --iterations 10 "
                                        "--search-iterations 2 --problem " + tmp / "b" + " --out " + tmp / "o");
   ASSERT_EQ(solved.exit_code, 0) << solved.err;
