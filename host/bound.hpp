@@ -24,7 +24,7 @@ struct bound_options {
 };
 
 struct bound_result {
-  double upper_bound = 0.0;     // exact D at `prices`
+  double upper_bound = 0.0;     // D at `prices`, rounded up (certified_upper_bound)
   std::vector<double> prices;   // M, 0 where the capacity is infinite
   int iterations = 0;           // gradient steps taken
   int passes = 0;               // passes over the users (value and gradient evaluations)
@@ -34,6 +34,15 @@ struct bound_result {
 };
 
 bound_result compute_bound(const problem& p, backend& b, const bound_options& o);
+
+// D as computed in float64, raised by the rounding its sum and any served utilization's can
+// carry, so that the result bounds the exact D and no computed U exceeds it. D sums N + M
+// nonnegative terms, each one subtraction and one product: any order of the sum is within
+// (N + M + 2) units of roundoff (2^-53) of it, relative; U's report sums as many terms. The
+// allowance, (4 (N + M) + 64) units, is 4.4e-9 relative at 10M users: far below any gap worth
+// reading, and without it a tight bound (one task, every capacity infinite) can fall an ulp
+// below the served utilization it bounds.
+double certified_upper_bound(double d, const problem& p);
 
 // (upper_bound - served) / upper_bound: how far `served` can be from the best allocation of
 // any kind; 0 when the bound is 0 (nothing can be served).

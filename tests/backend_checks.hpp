@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
@@ -176,20 +175,6 @@ void expect_every_path_matches_cpu(const backend_case& c, Make&& make, std::int6
   expect_every_path_matches_cpu(p, shape{c.tau, c.beta}, make, streamed_batch, rng);
 }
 
-// The seed of a test's fresh random inputs: ATTNSWARM_TEST_SEED when it is set (to replay a
-// failure), else a new one every run. The tests that use it name it in every failure.
-inline std::uint64_t fresh_seed() {
-  if (const char* s = std::getenv("ATTNSWARM_TEST_SEED"); s && *s) return std::stoull(s);
-  std::random_device device;
-  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
-}
-
-// A test's setting from the environment (ATTNSWARM_TEST_CASES and the like), else `fallback`.
-inline std::int64_t test_setting(const char* name, std::int64_t fallback) {
-  const char* s = std::getenv(name);
-  return s && *s ? std::max<std::int64_t>(1, std::stoll(s)) : fallback;
-}
-
 // A fresh random case for expect_every_path_matches_cpu: up to `max_users` users and about
 // `max_cells` users x tasks (tasks often at a warp or fused-kernel boundary), any mix of
 // ineligible entries, idle users and infinite capacities, float32 or float64 bundles, any
@@ -235,13 +220,12 @@ inline random_case draw_case(std::mt19937_64& rng, std::int64_t max_users, std::
   return c;
 }
 
-// Fresh random cases (draw_case) through every path of `make`, each on a new instance:
-// ATTNSWARM_TEST_CASES of them when it is set, else `count`. Every failure names the seed
-// that replays it.
+// fresh_case_count(count) fresh random cases (draw_case) through every path of `make`, each
+// on a new instance. Every failure names the seed that replays it.
 template <typename Make>
 void expect_fresh_random_cases_match_cpu(std::int64_t count, std::int64_t max_users, std::int64_t max_cells,
                                          Make&& make) {
-  count = test_setting("ATTNSWARM_TEST_CASES", count);
+  count = fresh_case_count(count);
   const std::uint64_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed) + " (ATTNSWARM_TEST_SEED=" + std::to_string(seed) + " replays it)");
   ::testing::Test::RecordProperty("seed", std::to_string(seed));

@@ -72,16 +72,9 @@ const lp_case lp_cases[] = {
 
 class BoundVsLp : public ::testing::TestWithParam<lp_case> {};
 
-TEST_P(BoundVsLp, BoundIsWithinATenthOfAPercentAboveTheLpAndNoPolicyBeatsIt) {
-  const lp_case& c = GetParam();
-  std::mt19937_64 rng(std::hash<std::string>{}(c.name));
-  testing::instance_options o;
-  o.users = c.users;
-  o.tasks = c.tasks;
-  o.segments = c.segments;
-  o.infinite_capacity = c.infinite_capacity;
-  o.zero_rows = 0.05;  // idle users
-  const instance in = testing::random_instance(rng, o);
+// The bound brackets the LP, its prices are valid, and a solve neither beats the LP nor its
+// own bound. capacities_bind: also that the LP is below the unconstrained optimum.
+void expect_bound_brackets_the_lp(const instance& in, bool capacities_bind) {
   temp_dir tmp;
   const problem p = testing::load_instance(tmp, in);
   auto b = make_cpu_backend(p, 0);
@@ -91,16 +84,17 @@ TEST_P(BoundVsLp, BoundIsWithinATenthOfAPercentAboveTheLpAndNoPolicyBeatsIt) {
   EXPECT_TRUE(r.converged);
   EXPECT_GE(r.upper_bound, lp * (1.0 - 1e-9));
   EXPECT_LE(r.upper_bound, lp * (1.0 + 1e-3)) << "LP* " << lp;
-  EXPECT_NEAR(dual_value(p, *b, r.prices), r.upper_bound, 1e-12 * r.upper_bound);
+  EXPECT_EQ(certified_upper_bound(dual_value(p, *b, r.prices), p), r.upper_bound);
   for (std::size_t j = 0; j < r.prices.size(); ++j) {
     EXPECT_GE(r.prices[j], 0.0);
     if (std::isinf(p.capacity[j])) {
       EXPECT_EQ(r.prices[j], 0.0);
     }
   }
-  // capacities bind: the LP is below the unconstrained optimum
-  std::vector<double> zero(p.tasks, 0.0);
-  EXPECT_LT(lp, dual_value(p, *b, zero));
+  if (capacities_bind) {  // the LP is below the unconstrained optimum
+    std::vector<double> zero(p.tasks, 0.0);
+    EXPECT_LT(lp, dual_value(p, *b, zero));
+  }
 
   solve_options so;
   so.particles = 16;
@@ -113,8 +107,51 @@ TEST_P(BoundVsLp, BoundIsWithinATenthOfAPercentAboveTheLpAndNoPolicyBeatsIt) {
   EXPECT_GE(s.bound->upper_bound, s.best.served);
 }
 
+TEST_P(BoundVsLp, BoundIsWithinATenthOfAPercentAboveTheLpAndNoPolicyBeatsIt) {
+  const lp_case& c = GetParam();
+  std::mt19937_64 rng(std::hash<std::string>{}(c.name));
+  testing::instance_options o;
+  o.users = c.users;
+  o.tasks = c.tasks;
+  o.segments = c.segments;
+  o.infinite_capacity = c.infinite_capacity;
+  o.zero_rows = 0.05;  // idle users
+  expect_bound_brackets_the_lp(testing::random_instance(rng, o), true);
+}
+
 INSTANTIATE_TEST_SUITE_P(Clp, BoundVsLp, ::testing::ValuesIn(lp_cases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// New random instances every run, beside the fixed ones: 200 to 2,000 users x 1 to 20 tasks,
+// any mix of ineligible entries, idle users and infinite capacities, with or without
+// capacity.npy (ATTNSWARM_TEST_SEED replays a failure's seed, ATTNSWARM_TEST_CASES sets how
+// many). Not fewer users: there the optimizer's stopping rule (progress over 5 steps) can
+// stop short, up to a few percent above LP* with `converged` true (the bound is valid, only
+// loose), in 60 of 1,000 random instances under 20 users and 10 or more of 3,000 of 20 to
+// 100 (bench/RESULTS.md, 2026-12-04); none in about 14,000 draws of 200 or more.
+TEST(BoundVsLp, FreshRandomInstances) {
+  const std::uint64_t seed = testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (ATTNSWARM_TEST_SEED=" + std::to_string(seed) + " replays it)");
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const std::int64_t cases = testing::fresh_case_count(3);
+  for (std::int64_t k = 0; k < cases && !HasFailure(); ++k) {
+    testing::instance_options o;
+    o.users = 200 + static_cast<std::int64_t>(u(rng) * 1800);
+    o.tasks = 1 + static_cast<std::int64_t>(u(rng) * 20);
+    o.segments = 1 + static_cast<int>(u(rng) * 4);
+    o.ineligible = u(rng) < 0.2 ? 0.0 : 0.9 * u(rng);
+    o.zero_attraction = 0.5 * u(rng);
+    o.zero_rows = 0.2 * u(rng);
+    o.infinite_capacity = u(rng) < 0.2 ? 1.0 : u(rng);
+    o.with_capacity = u(rng) < 0.9;
+    SCOPED_TRACE("case " + std::to_string(k) + ": " + std::to_string(o.users) + " users x " + std::to_string(o.tasks) +
+                 " tasks x " + std::to_string(o.segments) + " segments, ineligible " + std::to_string(o.ineligible) +
+                 ", idle rows " + std::to_string(o.zero_rows) + ", infinite capacities " +
+                 std::to_string(o.infinite_capacity) + (o.with_capacity ? "" : ", no capacity.npy"));
+    expect_bound_brackets_the_lp(testing::random_instance(rng, o), false);
+  }
+}
 
 TEST(Bound, WithoutCapacitiesItIsTheBestAttractionAndNeedsNoIterations) {
   std::mt19937_64 rng(3);
@@ -135,6 +172,7 @@ TEST(Bound, WithoutCapacitiesItIsTheBestAttractionAndNeedsNoIterations) {
   const bound_result r = compute_bound(p, *b, bound_options{});
   EXPECT_EQ(r.iterations, 0);
   EXPECT_NEAR(r.upper_bound, want, 1e-12 * want);
+  EXPECT_GE(r.upper_bound, want);  // rounded up: it bounds the exact sum
   EXPECT_NEAR(r.upper_bound, exact_lp(in), 1e-9 * want);
 }
 

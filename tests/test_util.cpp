@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -68,6 +69,17 @@ instance random_instance(std::mt19937_64& rng, const instance_options& o) {
       c = u(rng) < o.infinite_capacity ? std::numeric_limits<double>::infinity() : per_task * (0.2 + 0.8 * u(rng));
   }
   return in;
+}
+
+std::uint64_t fresh_seed() {
+  if (const char* s = std::getenv("ATTNSWARM_TEST_SEED"); s && *s) return std::stoull(s);
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+
+std::int64_t fresh_case_count(std::int64_t fallback) {
+  const char* s = std::getenv("ATTNSWARM_TEST_CASES");
+  return s && *s ? std::max<std::int64_t>(1, std::stoll(s)) : fallback;
 }
 
 void write_bundle(const std::string& dir, const instance& in, dtype type) {

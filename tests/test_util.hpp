@@ -50,6 +50,12 @@ instance random_instance(std::mt19937_64& rng, const instance_options& o);
 // Options of that size, the rest at their defaults.
 instance_options sized(std::int64_t users, std::int64_t tasks, int segments = 1);
 
+// Fresh random inputs: a test that draws them takes its seed from fresh_seed() (the
+// environment's ATTNSWARM_TEST_SEED, to replay a failure, else a new one every run) and names
+// it in every failure; it draws fresh_case_count(k) cases (ATTNSWARM_TEST_CASES, else k).
+std::uint64_t fresh_seed();
+std::int64_t fresh_case_count(std::int64_t fallback);
+
 // Writes a bundle folder; F and A in `type` (f32 or f64).
 void write_bundle(const std::string& dir, const instance& in, dtype type = dtype::f32);
 
