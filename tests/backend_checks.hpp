@@ -227,7 +227,7 @@ void expect_fresh_random_cases_match_cpu(std::int64_t count, std::int64_t max_us
                                          Make&& make) {
   count = fresh_case_count(count);
   const std::uint64_t seed = fresh_seed();
-  SCOPED_TRACE("seed " + std::to_string(seed) + " (ATTNSWARM_TEST_SEED=" + std::to_string(seed) + " replays it)");
+  SCOPED_TRACE(replay_note(seed));
   ::testing::Test::RecordProperty("seed", std::to_string(seed));
   std::mt19937_64 rng(seed);
   for (std::int64_t k = 0; k < count; ++k) {

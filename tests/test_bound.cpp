@@ -131,7 +131,7 @@ INSTANTIATE_TEST_SUITE_P(Clp, BoundVsLp, ::testing::ValuesIn(lp_cases),
 // 100 (bench/RESULTS.md, 2026-12-04); none in about 14,000 draws of 200 or more.
 TEST(BoundVsLp, FreshRandomInstances) {
   const std::uint64_t seed = testing::fresh_seed();
-  SCOPED_TRACE("seed " + std::to_string(seed) + " (ATTNSWARM_TEST_SEED=" + std::to_string(seed) + " replays it)");
+  SCOPED_TRACE(testing::replay_note(seed));
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const std::int64_t cases = testing::fresh_case_count(3);

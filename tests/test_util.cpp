@@ -77,6 +77,10 @@ std::uint64_t fresh_seed() {
   return (static_cast<std::uint64_t>(device()) << 32) ^ device();
 }
 
+std::string replay_note(std::uint64_t seed) {
+  return "seed " + std::to_string(seed) + " (ATTNSWARM_TEST_SEED=" + std::to_string(seed) + " replays it)";
+}
+
 std::int64_t fresh_case_count(std::int64_t fallback) {
   const char* s = std::getenv("ATTNSWARM_TEST_CASES");
   return s && *s ? std::max<std::int64_t>(1, std::stoll(s)) : fallback;

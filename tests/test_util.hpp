@@ -52,8 +52,10 @@ instance_options sized(std::int64_t users, std::int64_t tasks, int segments = 1)
 
 // Fresh random inputs: a test that draws them takes its seed from fresh_seed() (the
 // environment's ATTNSWARM_TEST_SEED, to replay a failure, else a new one every run) and names
-// it in every failure; it draws fresh_case_count(k) cases (ATTNSWARM_TEST_CASES, else k).
+// it in every failure with replay_note(seed); it draws fresh_case_count(k) cases
+// (ATTNSWARM_TEST_CASES, else k).
 std::uint64_t fresh_seed();
+std::string replay_note(std::uint64_t seed);
 std::int64_t fresh_case_count(std::int64_t fallback);
 
 // Writes a bundle folder; F and A in `type` (f32 or f64).
