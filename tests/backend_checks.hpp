@@ -188,10 +188,7 @@ struct random_case {
 };
 
 inline std::ostream& operator<<(std::ostream& os, const random_case& c) {
-  return os << c.instance.users << " users x " << c.instance.tasks << " tasks x " << c.instance.segments
-            << " segments (" << dtype_name(c.type) << ", ineligible " << c.instance.ineligible << ", idle rows "
-            << c.instance.zero_rows << ", infinite capacities " << c.instance.infinite_capacity
-            << (c.instance.with_capacity ? "" : ", no capacity.npy") << "), tau " << c.s.tau << ", beta " << c.s.beta
+  return os << describe(c.instance) << ", " << dtype_name(c.type) << ", tau " << c.s.tau << ", beta " << c.s.beta
             << ", particle groups of " << c.particles << ", streamed batch " << c.streamed_batch;
 }
 

@@ -145,10 +145,7 @@ TEST(BoundVsLp, FreshRandomInstances) {
     o.zero_rows = 0.2 * u(rng);
     o.infinite_capacity = u(rng) < 0.2 ? 1.0 : u(rng);
     o.with_capacity = u(rng) < 0.9;
-    SCOPED_TRACE("case " + std::to_string(k) + ": " + std::to_string(o.users) + " users x " + std::to_string(o.tasks) +
-                 " tasks x " + std::to_string(o.segments) + " segments, ineligible " + std::to_string(o.ineligible) +
-                 ", idle rows " + std::to_string(o.zero_rows) + ", infinite capacities " +
-                 std::to_string(o.infinite_capacity) + (o.with_capacity ? "" : ", no capacity.npy"));
+    SCOPED_TRACE("case " + std::to_string(k) + ": " + testing::describe(o));
     expect_bound_brackets_the_lp(testing::random_instance(rng, o), false);
   }
 }

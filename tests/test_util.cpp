@@ -86,6 +86,14 @@ std::int64_t fresh_case_count(std::int64_t fallback) {
   return s && *s ? std::max<std::int64_t>(1, std::stoll(s)) : fallback;
 }
 
+std::string describe(const instance_options& o) {
+  std::ostringstream os;
+  os << o.users << " users x " << o.tasks << " tasks x " << o.segments << " segments, ineligible " << o.ineligible
+     << ", idle rows " << o.zero_rows << ", infinite capacities " << o.infinite_capacity
+     << (o.with_capacity ? "" : ", no capacity.npy");
+  return os.str();
+}
+
 void write_bundle(const std::string& dir, const instance& in, dtype type) {
   fs::create_directories(dir);
   const std::vector<std::int64_t> nm{in.users, in.tasks};

@@ -47,6 +47,8 @@ struct instance_options {
 };
 
 instance random_instance(std::mt19937_64& rng, const instance_options& o);
+// "N users x M tasks x S segments, ineligible ..., ...": the options, for a failure message.
+std::string describe(const instance_options& o);
 // Options of that size, the rest at their defaults.
 instance_options sized(std::int64_t users, std::int64_t tasks, int segments = 1);
 
