@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
     bound_options tight;
     tight.tolerance = 1e-6;
     tight.iterations = 100000;
-    const double limit = compute_bound(p, *b, tight).upper_bound;
+    const bound_result limit_run = compute_bound(p, *b, tight);
+    const double limit = limit_run.upper_bound;
 
     bound_options o;
     double within = -1.0;
@@ -69,7 +70,12 @@ int main(int argc, char** argv) {
     j["particles"] = particles;
     j["swarm_iteration_s"] = swarm_iteration;
     j["bound_limit"] = limit;
+    j["bound_limit_lp_lower_bound"] = limit_run.lp_lower_bound;  // LP* lies between the two
+    j["bound_limit_passes"] = limit_run.passes;
     j["bound_default"] = r.upper_bound;
+    j["bound_default_lp_lower_bound"] = r.lp_lower_bound;
+    j["bound_default_method"] = bound_method_name(r.method);
+    j["bound_default_converged"] = r.converged;
     j["bound_default_s"] = r.elapsed_s;
     j["bound_default_passes"] = r.passes;
     j["within_0.1pct_s"] = within;

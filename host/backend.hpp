@@ -32,11 +32,14 @@ struct policy_report {
 };
 
 // Sums over users of the dual's per-user terms at one price vector (see dual_row in
-// kernels/attn_math.hpp): sum_i r_i exact_i, sum_i r_i smooth_i, and per task sum_i r_i p_ij.
+// kernels/attn_math.hpp): sum_i r_i exact_i, sum_i r_i smooth_i, and per task the load and
+// the utilization of the soft allocation x_ij = r_i p_ij (feasible for every user, so cut to
+// the capacities it is a feasible allocation of the LP: the bound's certificate).
 struct dual_sums {
   double exact = 0.0;
   double smooth = 0.0;
-  std::vector<double> soft_load;  // M
+  std::vector<double> soft_load;   // M: sum_i r_i p_ij
+  std::vector<double> soft_value;  // M: sum_i r_i p_ij A_ij
 };
 
 class backend {

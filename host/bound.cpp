@@ -1,17 +1,38 @@
-// FISTA with a secant step size and gradient restarts, on D_gamma for a falling sequence of
-// gamma. Each pass over the users returns the smoothed value, the exact value and the
+// The prices come from the LP's closed form (no finite capacity), the exact flow of
+// host/flow_lp.hpp (small instances, and where the gradient method cannot certify its
+// bound), or the gradient method: FISTA with a secant step size and gradient restarts, on
+// D_gamma for a falling sequence of gamma. Each pass over the users returns the smoothed value, the exact value and the
 // gradient at once, so every point the optimizer visits also yields a valid exact bound;
-// the smallest is reported.
+// the smallest is reported. The same pass gives the soft allocation behind the gradient,
+// which cut to the capacities is a feasible allocation: its utilization, or that of the
+// stage's average allocation, is a lower bound on LP*, and the optimizer stops once the two
+// bracket LP* within the tolerance.
 #include "bound.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <string>
+
+#include "../kernels/attn_math.hpp"
+#include "errors.hpp"
+#include "flow_lp.hpp"
 
 namespace attnswarm {
 
 namespace {
+
+// Utilization of an allocation with these per-task loads and utilizations once each task's
+// share is cut to what it can serve (capacity_factor, as the served utilization U): a
+// feasible allocation of the LP, so at most LP*. `scale` multiplies both (an average).
+double feasible_value(const problem& p, const std::vector<double>& load, const std::vector<double>& value,
+                      double scale) {
+  double v = 0.0;
+  for (std::size_t j = 0; j < load.size(); ++j)
+    v += capacity_factor(p.capacity[j], scale * load[j]) * scale * value[j];
+  return v;
+}
 
 struct evaluated {
   std::vector<double> lambda;
@@ -40,17 +61,40 @@ class dual_oracle {
     e.smooth = s.smooth + linear;
     e.exact = s.exact + linear;
     if (e.exact < best.exact || best.lambda.empty()) best = e;
+    if (average_load_.empty()) start_average();
+    for (std::size_t j = 0; j < lambda.size(); ++j) {
+      average_load_[j] += s.soft_load[j];
+      average_value_[j] += s.soft_value[j];
+    }
+    ++averaged_;
+    lower = std::max({lower, feasible_value(p_, s.soft_load, s.soft_value, 1.0),
+                      feasible_value(p_, average_load_, average_value_, 1.0 / averaged_)});
     if (on_pass_) on_pass_(passes, best.exact);
     return e;
   }
 
+  // The average allocation restarts with every stage: the earlier stages' allocations are
+  // those of a smoother dual, further from the optimum.
+  void start_average() {
+    average_load_.assign(p_.capacity.size(), 0.0);
+    average_value_.assign(p_.capacity.size(), 0.0);
+    averaged_ = 0;
+  }
+
+  // best.exact >= LP* >= lower: the bound is within `tolerance` of LP* once best.exact is
+  // within it of lower.
+  bool certified(double tolerance) const { return best.exact <= (1.0 + tolerance) * lower; }
+
   int passes = 0;
   evaluated best;
+  double lower = 0.0;  // the most a feasible allocation seen so far serves
 
  private:
   const problem& p_;
   backend& b_;
   const std::function<void(int, double)>& on_pass_;
+  std::vector<double> average_load_, average_value_;  // sums over the stage's passes
+  int averaged_ = 0;
 };
 
 std::vector<double> project_step(const problem& p, const std::vector<double>& y, const std::vector<double>& g,
@@ -73,53 +117,31 @@ double sq_dist(const std::vector<double>& x, const std::vector<double>& y) {
   return s;
 }
 
-}  // namespace
+// Sharper stages after the last one ends uncertified, before the bound gives up.
+constexpr int k_uncertified_stages = 2;
 
-double certified_upper_bound(double d, const problem& p) {
-  if (!(d > 0.0)) return d;  // every term is 0 (each a product of nonnegative numbers): exact
-  const double units = 4.0 * static_cast<double>(p.users + p.tasks) + 64.0;
-  return std::nextafter(d * (1.0 + units * std::ldexp(1.0, -53)), std::numeric_limits<double>::infinity());
-}
+struct gradient_end {
+  bool converged;  // certified within the tolerance
+  double gamma;    // of the last stage
+};
 
-double dual_value(const problem& p, backend& b, const std::vector<double>& lambda) {
-  const std::function<void(int, double)> none;
-  dual_oracle oracle(p, b, none);
-  return oracle.at(lambda, 1.0).exact;
-}
-
-bound_result compute_bound(const problem& p, backend& b, const bound_options& o) {
-  const auto start = std::chrono::steady_clock::now();
+// The gradient method: FISTA stages on D_gamma from the best prices so far. `iterations`
+// counts the steps (against o.iterations).
+gradient_end minimize_by_gradient(const problem& p, const bound_options& o, dual_oracle& oracle, double total_mass,
+                                  int& iterations, const std::function<bool()>& should_stop) {
   const std::size_t m = static_cast<std::size_t>(p.tasks);
-  dual_oracle oracle(p, b, o.on_pass);
-  bound_result res;
-  const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  const auto finish = [&](bool converged, double gamma) {
-    res.upper_bound = certified_upper_bound(oracle.best.exact, p);
-    res.prices = oracle.best.lambda;
-    res.passes = oracle.passes;
-    res.gamma = gamma;
-    res.converged = converged;
-    res.elapsed_s = seconds();
-    return res;
-  };
-
-  double total_mass = 0.0;
-  for (double r : p.mass) total_mass += r;
-  // With no finite capacity the prices stay 0 and D(0) = sum_i r_i max_j A_ij is exact.
-  const bool any_finite = std::any_of(p.capacity.begin(), p.capacity.end(), [](double c) { return std::isfinite(c); });
-  evaluated x = oracle.at(std::vector<double>(m, 0.0), 1.0);
-  if (!any_finite || !(total_mass > 0.0) || !(x.exact > 0.0)) return finish(true, 0.0);
-
   // Smoothing starts at a twentieth of the mean best attraction and falls 4x per stage until
   // the worst-case smoothing error gamma * sum_i r_i log(1 + M) is below the tolerance.
   const double smoothing_per_gamma = total_mass * std::log1p(static_cast<double>(m));
-  double gamma = 0.05 * x.exact / total_mass;
-  x = oracle.at(x.lambda, gamma);
+  double gamma = 0.05 * oracle.best.exact / total_mass;
+  oracle.start_average();
+  evaluated x = oracle.at(oracle.best.lambda, gamma);
   double max_load = 0.0;
   for (std::size_t j = 0; j < m; ++j)
     if (std::isfinite(p.capacity[j])) max_load = std::max(max_load, p.capacity[j] - x.grad[j]);
   double lipschitz = std::max(2.0 * max_load / gamma, 1e-12);
 
+  int uncertified_stages = 0;
   for (;;) {
     // One stage of FISTA on D_gamma, warm-started at x. One pass per step: the gradient at
     // the extrapolated point y. The step 1/L follows a secant estimate of the curvature
@@ -133,10 +155,10 @@ bound_result compute_bound(const problem& p, backend& b, const bound_options& o)
     std::vector<double> history;  // best smoothed value of this stage, per step
     double stage_best = y.smooth;
     bool stage_done = false;
-    while (!stage_done && res.iterations < o.iterations) {
-      if (o.interrupt != nullptr && o.interrupt->load()) return finish(false, gamma);
-      if (o.time_limit_s > 0.0 && seconds() >= o.time_limit_s) return finish(false, gamma);
-      ++res.iterations;
+    while (!stage_done && iterations < o.iterations) {
+      if (oracle.certified(o.tolerance)) return {true, gamma};
+      if (should_stop()) return {false, gamma};
+      ++iterations;
       const std::vector<double> xn = project_step(p, y.lambda, y.grad, 1.0 / lipschitz);
       std::vector<double> yl(m, 0.0);
       if (dot_diff(y.grad, xn, x_prev) > 0.0) {
@@ -183,12 +205,102 @@ bound_result compute_bound(const problem& p, backend& b, const bound_options& o)
         stage_done = progress <= enough;
       }
     }
-    if (stage_done && last_stage) return finish(true, gamma);
-    if (res.iterations >= o.iterations) return finish(false, gamma);
+    // A last stage that ends uncertified either stalled short of LP* or stopped where the
+    // average allocation is still too far from optimal to show it: sharper stages go on from
+    // the best prices, a few only, since each takes longer than the last and a large instance
+    // is then almost always within the tolerance already (bench/RESULTS.md, 2026-12-04).
+    if (oracle.certified(o.tolerance)) return {true, gamma};
+    if (iterations >= o.iterations) return {false, gamma};
+    if (last_stage && ++uncertified_stages > k_uncertified_stages) return {false, gamma};
     gamma *= 0.25;
     lipschitz *= 4.0;
+    oracle.start_average();
     x = oracle.at(oracle.best.lambda, gamma);
   }
+}
+
+}  // namespace
+
+double certified_upper_bound(double d, const problem& p) {
+  if (!(d > 0.0)) return d;  // every term is 0 (each a product of nonnegative numbers): exact
+  const double units = 4.0 * static_cast<double>(p.users + p.tasks) + 64.0;
+  return std::nextafter(d * (1.0 + units * std::ldexp(1.0, -53)), std::numeric_limits<double>::infinity());
+}
+
+void check_bound_method(const problem& p, bound_method m) {
+  if (m == bound_method::flow && !flow_lp_is_feasible(p))
+    throw input_error("bound method flow: " + std::to_string(p.users) + " users x " + std::to_string(p.tasks) +
+                      " tasks is too large for the exact flow ((users + tasks) x users x tasks at most 2^32); use auto or gradient");
+}
+
+const char* bound_method_name(bound_method m) {
+  switch (m) {
+    case bound_method::automatic: return "auto";
+    case bound_method::flow: return "flow";
+    case bound_method::gradient: return "gradient";
+    case bound_method::closed_form: return "closed_form";
+  }
+  return "?";
+}
+
+double dual_value(const problem& p, backend& b, const std::vector<double>& lambda) {
+  const std::function<void(int, double)> none;
+  dual_oracle oracle(p, b, none);
+  return oracle.at(lambda, 1.0).exact;
+}
+
+bound_result compute_bound(const problem& p, backend& b, const bound_options& o) {
+  check_bound_method(p, o.method);
+  const auto start = std::chrono::steady_clock::now();
+  const std::size_t m = static_cast<std::size_t>(p.tasks);
+  dual_oracle oracle(p, b, o.on_pass);
+  bound_result res;
+  const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  const auto finish = [&](bool converged, double gamma, bound_method method) {
+    res.upper_bound = certified_upper_bound(oracle.best.exact, p);
+    res.lp_lower_bound = std::min(oracle.lower, res.upper_bound);
+    res.prices = oracle.best.lambda;
+    res.passes = oracle.passes;
+    res.method = method;
+    res.gamma = gamma;
+    res.converged = converged;
+    res.elapsed_s = seconds();
+    return res;
+  };
+  const std::function<bool()> should_stop = [&] {
+    return (o.interrupt != nullptr && o.interrupt->load()) || (o.time_limit_s > 0.0 && seconds() >= o.time_limit_s);
+  };
+  // The exact flow's prices, evaluated like any others; false when it did not finish or
+  // rounding left its prices short of the certificate.
+  const auto by_flow = [&] {
+    const auto lp = solve_flow_lp(p, should_stop);
+    if (!lp) return false;
+    oracle.lower = std::max(oracle.lower, lp->value);
+    oracle.at(lp->prices, 1.0);
+    return oracle.certified(o.tolerance);
+  };
+
+  double total_mass = 0.0;
+  for (double r : p.mass) total_mass += r;
+  // With no finite capacity the prices stay 0 and D(0) = sum_i r_i max_j A_ij is exact.
+  const bool any_finite = std::any_of(p.capacity.begin(), p.capacity.end(), [](double c) { return std::isfinite(c); });
+  const evaluated zero = oracle.at(std::vector<double>(m, 0.0), 1.0);
+  if (!any_finite || !(total_mass > 0.0) || !(zero.exact > 0.0)) {
+    oracle.lower = oracle.best.exact;  // each user's best task: LP* itself (up to rounding)
+    return finish(true, 0.0, bound_method::closed_form);
+  }
+  const bool cheap = flow_lp_is_cheap(p);
+  if (o.method == bound_method::flow || (o.method == bound_method::automatic && cheap)) {
+    if (by_flow()) return finish(true, 0.0, bound_method::flow);
+    if (should_stop()) return finish(false, 0.0, bound_method::flow);
+  }
+  const gradient_end g = minimize_by_gradient(p, o, oracle, total_mass, res.iterations, should_stop);
+  // Where the gradient method could not show its bound within the tolerance, the exact flow
+  // settles it if it can within about a minute (instances of many tasks and few users).
+  if (!g.converged && o.method == bound_method::automatic && !cheap && flow_lp_is_feasible(p) && !should_stop() &&
+      by_flow())
+    return finish(true, 0.0, bound_method::flow);
+  return finish(g.converged, g.gamma, bound_method::gradient);
 }
 
 }  // namespace attnswarm

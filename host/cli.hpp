@@ -9,6 +9,7 @@
 #include <string>
 
 #include "backend.hpp"
+#include "bound.hpp"
 
 namespace attnswarm::cli {
 
@@ -47,6 +48,10 @@ void add_backend_options(CLI::App* cmd, backend_flags& b);
 // The backend options the flags ask for, checked before any problem is loaded (a bad value
 // is an input error); `particles` sizes the CUDA workspace. make_backend(b.backend, ...) then.
 backend_options check_backend_flags(const backend_flags& b, int threads, int particles);
+
+// --method of bound, --bound-method of solve: auto, flow or gradient (bound_method).
+void add_bound_method_option(CLI::App* cmd, const std::string& name, std::string& method);
+bound_method parse_bound_method(const std::string& method, const std::string& name);
 
 void apply_threads(int threads);
 std::string fmt(const char* format, double v);

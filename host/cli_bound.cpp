@@ -20,6 +20,7 @@ struct bound_flags {
   common_flags c;
   backend_flags b;
   bound_options o;
+  std::string method = "auto";
   std::string out;
 };
 
@@ -27,6 +28,7 @@ int run_bound(bound_flags& f) {
   if (f.o.iterations < 0) throw input_error("--iterations: must be >= 0");
   if (!(f.o.tolerance > 0.0)) throw input_error("--tolerance: must be > 0");
   if (!(f.o.time_limit_s >= 0.0)) throw input_error("--time-limit: must be >= 0 (0 = none)");
+  f.o.method = parse_bound_method(f.method, "--method");
   const backend_options backend_opts = check_backend_flags(f.b, f.c.threads, 1);
   apply_threads(f.c.threads);
   std::optional<staged_dir> out;  // made now: an output folder that cannot be made fails before the bound
@@ -52,6 +54,9 @@ int run_bound(bound_flags& f) {
   } else {
     std::cout << "backend           " << b->device_description() << "\n"
               << "upper_bound       " << fmt("%.9g", r.upper_bound) << "\n"
+              << "lp_lower_bound    " << fmt("%.9g", r.lp_lower_bound)
+              << " (served by a feasible allocation: the best of any kind lies between the two)\n"
+              << "method            " << bound_method_name(r.method) << "\n"
               << "bound_iterations  " << r.iterations << " (" << r.passes << " passes, "
               << (r.converged                       ? "converged"
                   : interrupted                     ? "interrupted"
@@ -75,6 +80,7 @@ subcommand add_bound(CLI::App& app) {
   bound_cmd->add_option("--iterations", f->o.iterations, "gradient steps, all stages together")->capture_default_str();
   bound_cmd->add_option("--tolerance", f->o.tolerance, "target relative distance to the LP optimum")
       ->capture_default_str();
+  add_bound_method_option(bound_cmd, "--method", f->method);
   bound_cmd->add_option("--time-limit", f->o.time_limit_s, "seconds (0 = none); the best bound so far is kept")
       ->capture_default_str();
   bound_cmd->add_option("--out", f->out, "folder for prices.npy and bound.json");

@@ -70,6 +70,19 @@ backend_options check_backend_flags(const backend_flags& b, int threads, int par
   return o;
 }
 
+void add_bound_method_option(CLI::App* cmd, const std::string& name, std::string& method) {
+  cmd->add_option(name, method,
+                  "how the bound finds its prices: auto (flow for a few hundred users or fewer, else gradient), "
+                  "flow (exact min-cost flow, small instances) or gradient")
+      ->capture_default_str();
+}
+
+bound_method parse_bound_method(const std::string& method, const std::string& name) {
+  for (bound_method m : {bound_method::automatic, bound_method::flow, bound_method::gradient})
+    if (method == bound_method_name(m)) return m;
+  throw input_error(name + ": unknown method '" + method + "' (expected auto, flow or gradient)");
+}
+
 void apply_threads(int threads) {
   if (threads < 0) throw input_error("--threads: must be >= 0 (0 = all cores)");
   if (threads > 0) omp_set_num_threads(threads);

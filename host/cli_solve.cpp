@@ -25,6 +25,7 @@ struct solve_flags {
   backend_flags b;
   std::string topology = "global";
   std::string inertia = "constant";
+  std::string bound_method = "auto";
   std::string out;
   std::optional<double> tau, beta;
   bool profile = false;
@@ -40,6 +41,7 @@ void check_solve_flags(solve_flags& f) {
   if (f.o.time_limit_s < 0) throw input_error("--time-limit: must be >= 0 (0 = none)");
   if (f.o.topk < 0) throw input_error("--topk: must be >= 0");
   if (f.o.bound_opts.iterations < 0) throw input_error("--bound-iterations: must be >= 0");
+  f.o.bound_opts.method = parse_bound_method(f.bound_method, "--bound-method");
   if (f.tau && !(*f.tau > 0.0 && std::isfinite(*f.tau))) throw input_error("--tau: must be a finite number > 0");
   if (f.beta && !(*f.beta >= 0.0 && std::isfinite(*f.beta))) throw input_error("--beta: must be a finite number >= 0");
   if (f.topology == "global") f.o.topo = topology::global;
@@ -145,6 +147,7 @@ subcommand add_solve(CLI::App& app) {
   solve_cmd->add_flag("--no-bound", [f](std::int64_t) { f->o.bound = false; }, "skip the certified upper bound");
   solve_cmd->add_option("--bound-iterations", f->o.bound_opts.iterations, "gradient steps of the bound")
       ->capture_default_str();
+  add_bound_method_option(solve_cmd, "--bound-method", f->bound_method);
   solve_cmd->add_flag("--profile", f->profile, "bracket the solve with cudaProfilerStart/Stop (Nsight)");
   return {solve_cmd, [f] { return run_solve(*f); }};
 }

@@ -217,35 +217,43 @@ class cpu_backend final : public backend {
   }
 
   dual_sums dual_pass(const double* lambda, double gamma) override {
-    const std::int64_t m = p_.tasks, n = p_.users;
+    const std::int64_t m = p_.tasks, n = p_.users, width = 2 * m + 2;
     const std::int64_t nchunks = std::max<std::int64_t>(1, (n + k_report_chunk - 1) / k_report_chunk);
-    std::vector<double> part(static_cast<std::size_t>(nchunks * (m + 2)), 0.0);
+    std::vector<double> part(static_cast<std::size_t>(nchunks * width), 0.0);
 #pragma omp parallel num_threads(threads_)
     {
       std::vector<double> f(m), a(m), pr(m);
 #pragma omp for schedule(dynamic, 1)
       for (std::int64_t c = 0; c < nchunks; ++c) {
-        double* acc = part.data() + c * (m + 2);
+        double* acc = part.data() + c * width;
         for (std::int64_t i = c * k_report_chunk; i < std::min(n, (c + 1) * k_report_chunk); ++i) {
           const double r = p_.mass[static_cast<std::size_t>(i)];
           if (!(r > 0.0)) continue;
           double exact, smooth;
           with_rows(i, f.data(), a.data(), [&](const auto* fi, const auto* ai) {
             dual_row(fi, ai, static_cast<int>(m), lambda, gamma, pr.data(), exact, smooth);
+            for (std::int64_t j = 0; j < m; ++j) {
+              const double x = r * pr[j];
+              acc[2 + j] += x;
+              acc[2 + m + j] += static_cast<double>(ai[j]) * x;
+            }
           });
           acc[0] += r * exact;
           acc[1] += r * smooth;
-          for (std::int64_t j = 0; j < m; ++j) acc[2 + j] += r * pr[j];
         }
       }
     }
     dual_sums d;
     d.soft_load.assign(m, 0.0);
+    d.soft_value.assign(m, 0.0);
     for (std::int64_t c = 0; c < nchunks; ++c) {
-      const double* acc = part.data() + c * (m + 2);
+      const double* acc = part.data() + c * width;
       d.exact += acc[0];
       d.smooth += acc[1];
-      for (std::int64_t j = 0; j < m; ++j) d.soft_load[j] += acc[2 + j];
+      for (std::int64_t j = 0; j < m; ++j) {
+        d.soft_load[j] += acc[2 + j];
+        d.soft_value[j] += acc[2 + m + j];
+      }
     }
     return d;
   }

@@ -232,14 +232,15 @@ class cuda_backend final : public backend {
                        stream_.get());
     });
     sums_.poison(stream_.get());
-    launch_sum_partials(partials_.get(), k_row_blocks, mm + 2, sums_.get(), stream_.get());
-    std::vector<double> part(static_cast<std::size_t>(mm + 2));
+    launch_sum_partials(partials_.get(), k_row_blocks, 2 * mm + 2, sums_.get(), stream_.get());
+    std::vector<double> part(static_cast<std::size_t>(2 * mm + 2));
     sums_.download(part.data(), part.size(), stream_.get());
     stream_.sync();
     dual_sums d;
     d.exact = part[0];
     d.smooth = part[1];
-    d.soft_load.assign(part.begin() + 2, part.end());
+    d.soft_load.assign(part.begin() + 2, part.begin() + 2 + mm);
+    d.soft_value.assign(part.begin() + 2 + mm, part.end());
     return d;
   }
 
@@ -296,8 +297,8 @@ class cuda_backend final : public backend {
     lv_ = device_buffer<double>(static_cast<std::size_t>(k_row_blocks) * 2 * m);
     idle_ = device_buffer<std::int64_t>(k_row_blocks);
     lambda_ = device_buffer<double>(m);
-    partials_ = device_buffer<double>(static_cast<std::size_t>(k_row_blocks) * (m + 2));
-    sums_ = device_buffer<double>(2 * m + 2);  // the partials' sums: [L | V], or the dual pass's M + 2
+    partials_ = device_buffer<double>(static_cast<std::size_t>(k_row_blocks) * (2 * m + 2));
+    sums_ = device_buffer<double>(2 * m + 2);  // the partials' sums: [L | V], or the dual pass's 2M + 2
     idle_sum_ = device_buffer<std::int64_t>(1);
     // the report's top-k staging, so that no report allocates (and so none runs out of memory)
     const std::size_t staged = static_cast<std::size_t>(std::min<std::int64_t>(k_report_rows, p_.users));

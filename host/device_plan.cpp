@@ -21,7 +21,7 @@ std::size_t fixed_device_bytes(const device_plan_inputs& in) {
   const std::size_t policies = s * p * m * (8 + 4 + 8);                 // W; E as float32 and float64
   const std::size_t accumulators = p * 2 * m * 8;                        // [L | V] per policy
   const std::size_t report = static_cast<std::size_t>(k_row_blocks) * (2 * m + 1) * 8 + s * m * 8;
-  const std::size_t dual = static_cast<std::size_t>(k_row_blocks) * (m + 2) * 8 + m * 8;
+  const std::size_t dual = static_cast<std::size_t>(k_row_blocks) * (2 * m + 2) * 8 + m * 8;
   const std::size_t sums = (2 * m + 2) * 8 + 8;  // the partials added on the device
   // task and share (4 + 4 bytes) of the report's largest top-k, one launch of users at a time
   const std::size_t staged = static_cast<std::size_t>(std::min(k_report_rows, std::max<std::int64_t>(in.users, 0)));

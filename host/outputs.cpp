@@ -62,6 +62,8 @@ nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, co
   if (r.bound) {
     j["upper_bound"] = r.bound->upper_bound;
     j["gap"] = optimality_gap(r.bound->upper_bound, r.best.served);
+    j["lp_lower_bound"] = r.bound->lp_lower_bound;
+    j["bound_method"] = bound_method_name(r.bound->method);
     j["bound_iterations"] = r.bound->iterations;
     j["bound_converged"] = r.bound->converged;
     j["bound_elapsed_s"] = r.bound->elapsed_s;
@@ -80,6 +82,8 @@ nlohmann::ordered_json bound_json(const problem& p, const bound_result& b) {
   j["users"] = p.users;
   j["tasks"] = p.tasks;
   j["upper_bound"] = b.upper_bound;
+  j["lp_lower_bound"] = b.lp_lower_bound;
+  j["method"] = bound_method_name(b.method);
   j["bound_iterations"] = b.iterations;
   j["passes"] = b.passes;
   j["converged"] = b.converged;

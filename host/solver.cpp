@@ -43,6 +43,7 @@ swarm_options policy_swarm_options(const solve_options& o, backend& b, int itera
 }  // namespace
 
 solve_result solve(const problem& p, backend& b, const solve_options& o) {
+  if (o.bound) check_bound_method(p, o.bound_opts.method);  // before the swarm's work, not after
   const auto start = std::chrono::steady_clock::now();
   const auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

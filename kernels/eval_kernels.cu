@@ -105,7 +105,7 @@ void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, 
   if (m > k_max_shared_tasks) throw std::invalid_argument("dual kernel: more tasks than the shared accumulators hold");
   with_lane_slots(m, [&](auto slots) {
     constexpr int R = decltype(slots)::value;
-    const int per_warp = slab_rows<R>(1), warps = row_warps(m, per_warp);
+    const int per_warp = slab_rows<R>(2), warps = row_warps(m, per_warp);
     const std::size_t shared = row_shared_bytes(warps, per_warp, m);
     allow_dynamic_shared(dual_pass_kernel<R>, shared);
     ATTN_LAUNCH(dual_pass_kernel<R>, row_blocks(rows, warps, blocks), warps * 32, shared, s)(

@@ -43,7 +43,7 @@ void launch_report(const float* d_f, const float* d_a, const double* d_mass, std
                    double* d_lv, std::int64_t* d_idle, int blocks, cudaStream_t s);
 
 // One pass of the bound over one batch: block b adds [sum r*exact, sum r*smooth, soft_load
-// (M)] to d_partials + b * (M + 2) (zeroed by the caller once per pass).
+// (M), soft_value (M)] to d_partials + b * (2M + 2) (zeroed by the caller once per pass).
 void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
                       const double* d_lambda, double gamma, double* d_partials, int blocks, cudaStream_t s);
 

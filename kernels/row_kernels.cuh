@@ -6,7 +6,7 @@
 // time, its lanes over the user's tasks (j = lane, lane + 32, ...), so every load and store of
 // a row is coalesced; the warps of `blocks` blocks walk the batch grid-stride. A row's
 // maximum and sum are warp shuffles (xor butterflies: every lane holds the same result). The
-// user's row and the per-task sums (report: L and V; dual pass: the soft load) are owned lane
+// user's row and the per-task sums (report: L and V; dual pass: the soft load and value) are owned lane
 // by lane, in registers up to 128 tasks (lane_values<R>) and in a per-warp slab of shared
 // memory past that, so nothing is atomic; at the end a block adds its warps in
 // order into its own partial in global memory (one writer per partial, batches in order),
@@ -260,16 +260,20 @@ __global__ void report_kernel(const float* f, const float* a, const double* mass
 template <int R>
 __global__ void dual_pass_kernel(const float* f, const float* a, const double* mass, std::int64_t n, int m,
                                  const double* lambda, double gamma, double* partials) {
-  constexpr int rows_per_warp = slab_rows<R>(1);
-  extern __shared__ double smem[];  // per warp: soft load (m)[, the current user's shares (m)]; the tail
+  constexpr int rows_per_warp = slab_rows<R>(2);
+  // per warp: soft load (m), soft value (m)[, the current user's shares (m)]; the tail
+  extern __shared__ double smem[];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   double* warp_terms = smem + static_cast<std::size_t>(warps) * rows_per_warp * m;  // exact, smooth
   double* slab = smem + static_cast<std::size_t>(warp) * rows_per_warp * m;
-  lane_values<R> soft(slab, lane), row(slab + m, lane);
+  lane_values<R> soft(slab, lane), value(slab + m, lane), row(slab + 2 * m, lane);
   const int slots = lane_values<R>::slots(m);
 #pragma unroll
   for (int k = 0; k < slots; ++k)
-    if (lane + 32 * k < m) soft[k] = 0.0;
+    if (lane + 32 * k < m) {
+      soft[k] = 0.0;
+      value[k] = 0.0;
+    }
   double exact = 0.0, smooth = 0.0;
   const double inv_gamma = 1.0 / gamma;
   for (std::int64_t i = first_user(); i < n; i += user_stride()) {
@@ -299,18 +303,25 @@ __global__ void dual_pass_kernel(const float* f, const float* a, const double* m
     const double z0 = -top * inv_gamma;
     const double total = (z0 > -50.0 ? exp(z0) : 0.0) + warp_sum(sum);
 #pragma unroll
-    for (int k = 0; k < slots; ++k)
-      if (lane + 32 * k < m) soft[k] += r * (row[k] / total);
+    for (int k = 0; k < slots; ++k) {
+      const int j = lane + 32 * k;
+      if (j < m) {
+        const double x = r * (row[k] / total);
+        soft[k] += x;
+        value[k] += static_cast<double>(ai[j]) * x;
+      }
+    }
     exact += r * top;
     smooth += r * (top + gamma * log(total));
   }
   soft.store(slab, m);
+  value.store(slab + m, m);
   if (lane == 0) {
     warp_terms[2 * warp] = exact;
     warp_terms[2 * warp + 1] = smooth;
   }
   __syncthreads();
-  double* out = partials + blockIdx.x * static_cast<std::int64_t>(m + 2);
+  double* out = partials + blockIdx.x * static_cast<std::int64_t>(2 * m + 2);
   if (threadIdx.x == 0) {
     double e = 0.0, sm = 0.0;
     for (int w = 0; w < warps; ++w) {
@@ -320,7 +331,7 @@ __global__ void dual_pass_kernel(const float* f, const float* a, const double* m
     out[0] += e;
     out[1] += sm;
   }
-  for (int c = threadIdx.x; c < m; c += blockDim.x) {
+  for (int c = threadIdx.x; c < 2 * m; c += blockDim.x) {
     double total = 0.0;
     for (int w = 0; w < warps; ++w) total += smem[static_cast<std::size_t>(w) * rows_per_warp * m + c];
     out[2 + c] += total;

@@ -120,11 +120,17 @@ inline void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, con
     const dual_sums got = gpu.dual_pass(lambda.data(), gamma);
     EXPECT_TRUE(close(got.exact, want.exact, 1e-10));
     EXPECT_TRUE(close(got.smooth, want.smooth, 1e-10));
-    for (std::int64_t j = 0; j < p.tasks; ++j) EXPECT_TRUE(close(got.soft_load[j], want.soft_load[j], 1e-9, 1e-12));
+    ASSERT_EQ(got.soft_load.size(), static_cast<std::size_t>(p.tasks));
+    ASSERT_EQ(got.soft_value.size(), static_cast<std::size_t>(p.tasks));
+    for (std::int64_t j = 0; j < p.tasks; ++j) {
+      EXPECT_TRUE(close(got.soft_load[j], want.soft_load[j], 1e-9, 1e-12)) << "soft load " << j;
+      EXPECT_TRUE(close(got.soft_value[j], want.soft_value[j], 1e-9, 1e-12)) << "soft value " << j;
+    }
     const dual_sums again = gpu.dual_pass(lambda.data(), gamma);
     EXPECT_EQ(again.exact, got.exact);
     EXPECT_EQ(again.smooth, got.smooth);
     EXPECT_EQ(again.soft_load, got.soft_load);
+    EXPECT_EQ(again.soft_value, got.soft_value);
   }
 }
 

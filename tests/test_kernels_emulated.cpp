@@ -139,24 +139,31 @@ TEST_P(EmulatedRowKernels, DualPassMatchesTheCpuReference) {
   for (double gamma : {0.05, 1e-4}) {
     const dual_sums want = cpu->dual_pass(lambda_.data(), gamma);
     constexpr int blocks = 2;
-    std::vector<double> part(static_cast<std::size_t>(blocks) * (m_ + 2), 0.0);
+    const std::size_t width = 2 * static_cast<std::size_t>(m_) + 2;
+    std::vector<double> part(blocks * width, 0.0);
     emu::with_lane_slots(m_, [&](auto slots) {
       constexpr int R = decltype(slots)::value;
-      const int per_warp = emu::slab_rows<R>(1), warps = emu::row_warps(m_, per_warp);
+      const int per_warp = emu::slab_rows<R>(2), warps = emu::row_warps(m_, per_warp);
       emu::launch(dim3(blocks), dim3(warps * 32), emu::row_shared_bytes(warps, per_warp, m_), emu::dual_pass_kernel<R>, f_.data(), a_.data(),
                   p_.mass.data(), n_, m_, lambda_.data(), gamma, part.data());
     });
     double exact = 0.0, smooth = 0.0;
-    std::vector<double> soft(static_cast<std::size_t>(m_), 0.0);
+    std::vector<double> soft(static_cast<std::size_t>(m_), 0.0), value(soft);
     for (int b = 0; b < blocks; ++b) {
-      const double* pb = part.data() + static_cast<std::size_t>(b) * (m_ + 2);
+      const double* pb = part.data() + b * width;
       exact += pb[0];
       smooth += pb[1];
-      for (int j = 0; j < m_; ++j) soft[j] += pb[2 + j];
+      for (int j = 0; j < m_; ++j) {
+        soft[j] += pb[2 + j];
+        value[j] += pb[2 + m_ + j];
+      }
     }
     EXPECT_TRUE(close(exact, want.exact, 1e-12)) << exact << " vs " << want.exact;
     EXPECT_TRUE(close(smooth, want.smooth, 1e-12)) << smooth << " vs " << want.smooth;
-    for (int j = 0; j < m_; ++j) EXPECT_TRUE(close(soft[j], want.soft_load[j], 1e-11, 1e-13)) << "soft load " << j;
+    for (int j = 0; j < m_; ++j) {
+      EXPECT_TRUE(close(soft[j], want.soft_load[j], 1e-11, 1e-13)) << "soft load " << j;
+      EXPECT_TRUE(close(value[j], want.soft_value[j], 1e-11, 1e-13)) << "soft value " << j;
+    }
   }
 }
 
