@@ -289,7 +289,25 @@ TEST(Gpu, BoundMatchesTheCpuBound) {
   auto gpu = make_backend("cuda", p);
   const bound_result a = compute_bound(p, *cpu, bound_options{});
   const bound_result g = compute_bound(p, *gpu, bound_options{});
+  EXPECT_EQ(g.method, bound_method::gradient);  // 3,000 users: past the flow's budget
+  EXPECT_EQ(g.method, a.method);
+  EXPECT_TRUE(g.converged);
   EXPECT_TRUE(close(g.upper_bound, a.upper_bound, 1e-6)) << g.upper_bound << " vs " << a.upper_bound;
+  // the certificate's feasible allocation comes from the device's soft sums
+  EXPECT_TRUE(close(g.lp_lower_bound, a.lp_lower_bound, 1e-6)) << g.lp_lower_bound << " vs " << a.lp_lower_bound;
+  EXPECT_LE(g.upper_bound, (1.0 + bound_options{}.tolerance) * g.lp_lower_bound);
+
+  // a few users: the exact flow's prices, evaluated by the device's pass
+  temp_dir small_dir;
+  const problem small = testing::load_instance(small_dir, testing::random_instance(rng, testing::sized(40, 6)));
+  auto small_cpu = make_cpu_backend(small, 0);
+  auto small_gpu = make_backend("cuda", small);
+  const bound_result fa = compute_bound(small, *small_cpu, bound_options{});
+  const bound_result fg = compute_bound(small, *small_gpu, bound_options{});
+  EXPECT_EQ(fg.method, bound_method::flow);
+  EXPECT_TRUE(fg.converged);
+  EXPECT_TRUE(close(fg.upper_bound, fa.upper_bound, 1e-12)) << fg.upper_bound << " vs " << fa.upper_bound;
+  EXPECT_EQ(fg.prices, fa.prices);
 }
 
 }  // namespace
