@@ -2,6 +2,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -108,7 +109,13 @@ int run_solve(solve_flags& f) {
               << (r.fell_back_to_baseline ? " (no gain found: baseline kept)" : "") << "\n"
               << (r.bound ? "upper bound    " + fmt("%.6g", r.bound->upper_bound) + " (gap " +
                                 fmt("%.3f%%", 100.0 * optimality_gap(r.bound->upper_bound, r.best.served)) +
-                                " to the best allocation of any kind)\n"
+                                " to the best allocation of any kind)\n" +
+                                // LP* >= lp_lower_bound, so the policy is at least this far below LP*
+                                "lp optimum     between " + fmt("%.6g", r.bound->lp_lower_bound) + " and " +
+                                fmt("%.6g", r.bound->upper_bound) + ": the policy serves at least " +
+                                fmt("%.3f%%", 100.0 * std::max(0.0, optimality_gap(r.bound->lp_lower_bound,
+                                                                                    r.best.served))) +
+                                " less\n"
                           : std::string())
               << "iterations     " << r.swarm.iterations_run << " (stopped: " << stop_reason_name(r.swarm.reason) << ")\n"
               << "elapsed        " << fmt("%.2f s", r.elapsed_s) << " (baseline " << fmt("%.2f", r.phases.baseline_s)

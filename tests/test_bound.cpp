@@ -344,6 +344,12 @@ TEST(Bound, CliPrintsPricesAndSolveReportsTheGap) {
   const double gap = (sj["upper_bound"].get<double>() - sj["best_served"].get<double>()) / sj["upper_bound"].get<double>();
   EXPECT_DOUBLE_EQ(sj["gap"].get<double>(), gap);
   EXPECT_GE(gap, 0.0);
+  // the printed summary brackets LP* too
+  const auto text = testing::run_cli("solve --quiet --particles 8 --iterations 5 --search-iterations 2 --problem " +
+                                     (tmp / "b"));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("upper bound    "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("lp optimum     between "), std::string::npos) << text.out;
   const auto nb = testing::run_cli("solve --json --quiet --no-bound --particles 8 --iterations 5 --tau 1 --beta 0 --problem " +
                                    (tmp / "b"));
   EXPECT_FALSE(nlohmann::json::parse(nb.out).contains("upper_bound"));
