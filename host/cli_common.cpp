@@ -72,7 +72,7 @@ backend_options check_backend_flags(const backend_flags& b, int threads, int par
 
 void add_bound_method_option(CLI::App* cmd, const std::string& name, std::string& method) {
   cmd->add_option(name, method,
-                  "how the bound finds its prices: auto (flow for a few hundred users or fewer, else gradient), "
+                  "how the bound finds its prices: auto (flow on small instances, else gradient), "
                   "flow (exact min-cost flow, small instances) or gradient")
       ->capture_default_str();
 }
