@@ -123,6 +123,7 @@ constexpr int k_uncertified_stages = 2;
 struct gradient_end {
   bool converged;  // certified within the tolerance
   double gamma;    // of the last stage
+  bool stalled;    // ran out of stages uncertified (not stopped, nor out of iterations)
 };
 
 // The gradient method: FISTA stages on D_gamma from the best prices so far. `iterations`
@@ -156,8 +157,8 @@ gradient_end minimize_by_gradient(const problem& p, const bound_options& o, dual
     double stage_best = y.smooth;
     bool stage_done = false;
     while (!stage_done && iterations < o.iterations) {
-      if (oracle.certified(o.tolerance)) return {true, gamma};
-      if (should_stop()) return {false, gamma};
+      if (oracle.certified(o.tolerance)) return {true, gamma, false};
+      if (should_stop()) return {false, gamma, false};
       ++iterations;
       const std::vector<double> xn = project_step(p, y.lambda, y.grad, 1.0 / lipschitz);
       std::vector<double> yl(m, 0.0);
@@ -209,9 +210,9 @@ gradient_end minimize_by_gradient(const problem& p, const bound_options& o, dual
     // average allocation is still too far from optimal to show it: sharper stages go on from
     // the best prices, a few only, since each takes longer than the last and a large instance
     // is then almost always within the tolerance already (bench/RESULTS.md, 2026-12-04).
-    if (oracle.certified(o.tolerance)) return {true, gamma};
-    if (iterations >= o.iterations) return {false, gamma};
-    if (last_stage && ++uncertified_stages > k_uncertified_stages) return {false, gamma};
+    if (oracle.certified(o.tolerance)) return {true, gamma, false};
+    if (iterations >= o.iterations) return {false, gamma, false};
+    if (last_stage && ++uncertified_stages > k_uncertified_stages) return {false, gamma, true};
     gamma *= 0.25;
     lipschitz *= 4.0;
     oracle.start_average();
@@ -230,7 +231,8 @@ double certified_upper_bound(double d, const problem& p) {
 void check_bound_method(const problem& p, bound_method m) {
   if (m == bound_method::flow && !flow_lp_is_feasible(p))
     throw input_error("bound method flow: " + std::to_string(p.users) + " users x " + std::to_string(p.tasks) +
-                      " tasks is too large for the exact flow ((users + tasks) x users x tasks at most 2^32); use auto or gradient");
+                      " tasks is too large for the exact flow ((users + tasks) x users x tasks at most 2^32); "
+                      "use auto or gradient");
 }
 
 const char* bound_method_name(bound_method m) {
@@ -295,10 +297,10 @@ bound_result compute_bound(const problem& p, backend& b, const bound_options& o)
     if (should_stop()) return finish(false, 0.0, bound_method::flow);
   }
   const gradient_end g = minimize_by_gradient(p, o, oracle, total_mass, res.iterations, should_stop);
-  // Where the gradient method could not show its bound within the tolerance, the exact flow
-  // settles it if it can within about a minute (instances of many tasks and few users).
-  if (!g.converged && o.method == bound_method::automatic && !cheap && flow_lp_is_feasible(p) && !should_stop() &&
-      by_flow())
+  // Where the gradient method stalled short of showing its bound within the tolerance, the
+  // exact flow settles it if it can within about a minute (many tasks and few users). Not
+  // after a stop or the iteration limit: those asked for less work, not more.
+  if (g.stalled && o.method == bound_method::automatic && !cheap && flow_lp_is_feasible(p) && by_flow())
     return finish(true, 0.0, bound_method::flow);
   return finish(g.converged, g.gamma, bound_method::gradient);
 }
