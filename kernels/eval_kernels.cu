@@ -29,6 +29,23 @@ int row_blocks(std::int64_t rows, int warps, int most) {
   return static_cast<int>(std::min<std::int64_t>((rows + warps - 1) / warps, most));
 }
 
+// The row kernels with two per-task accumulators (report: L and V; dual pass: the soft load
+// and value): the instantiation that fits m (kernel_of(slots) names it), as many warps per
+// block as their shared slabs leave room for, and one warp per user.
+template <typename KernelOf, typename... Args>
+void launch_two_accumulator_rows(std::int64_t rows, int m, int blocks, cudaStream_t s, KernelOf kernel_of,
+                                 Args... args) {
+  with_lane_slots(m, [&](auto slots) {
+    constexpr int R = decltype(slots)::value;
+    const auto kernel = kernel_of(slots);
+    const int per_warp = slab_rows<R>(2), warps = row_warps(m, per_warp);
+    const std::size_t shared = row_shared_bytes(warps, per_warp, m);
+    allow_dynamic_shared(kernel, shared);
+    ATTN_LAUNCH(kernel, row_blocks(rows, warps, blocks), warps * 32, shared, s)(args...);
+  });
+  ATTN_CUDA_CHECK(cudaGetLastError());
+}
+
 constexpr int k_sum_threads = 256;
 
 template <typename T>
@@ -88,30 +105,18 @@ void launch_report(const float* d_f, const float* d_a, const double* d_mass, std
   if (rows == 0) return;
   if (m > k_max_shared_tasks) throw std::invalid_argument("report kernel: more tasks than the shared accumulators hold");
   if (topk > k_max_topk) throw std::invalid_argument("report kernel: top-k larger than 64");
-  with_lane_slots(m, [&](auto slots) {
-    constexpr int R = decltype(slots)::value;
-    const int per_warp = slab_rows<R>(2), warps = row_warps(m, per_warp);
-    const std::size_t shared = row_shared_bytes(warps, per_warp, m);
-    allow_dynamic_shared(report_kernel<R>, shared);
-    ATTN_LAUNCH(report_kernel<R>, row_blocks(rows, warps, blocks), warps * 32, shared, s)(
-        d_f, d_a, d_mass, rows, m, inv_tau, beta, d_expw, topk, d_topk_task, d_topk_share, d_lv, d_idle);
-  });
-  ATTN_CUDA_CHECK(cudaGetLastError());
+  launch_two_accumulator_rows(
+      rows, m, blocks, s, [](auto slots) { return report_kernel<decltype(slots)::value>; }, d_f, d_a, d_mass, rows, m,
+      inv_tau, beta, d_expw, topk, d_topk_task, d_topk_share, d_lv, d_idle);
 }
 
 void launch_dual_pass(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
                       const double* d_lambda, double gamma, double* d_partials, int blocks, cudaStream_t s) {
   if (rows == 0) return;
   if (m > k_max_shared_tasks) throw std::invalid_argument("dual kernel: more tasks than the shared accumulators hold");
-  with_lane_slots(m, [&](auto slots) {
-    constexpr int R = decltype(slots)::value;
-    const int per_warp = slab_rows<R>(2), warps = row_warps(m, per_warp);
-    const std::size_t shared = row_shared_bytes(warps, per_warp, m);
-    allow_dynamic_shared(dual_pass_kernel<R>, shared);
-    ATTN_LAUNCH(dual_pass_kernel<R>, row_blocks(rows, warps, blocks), warps * 32, shared, s)(
-        d_f, d_a, d_mass, rows, m, d_lambda, gamma, d_partials);
-  });
-  ATTN_CUDA_CHECK(cudaGetLastError());
+  launch_two_accumulator_rows(
+      rows, m, blocks, s, [](auto slots) { return dual_pass_kernel<decltype(slots)::value>; }, d_f, d_a, d_mass, rows,
+      m, d_lambda, gamma, d_partials);
 }
 
 void launch_sum_partials(const double* d_partials, int rows, int width, double* d_out, cudaStream_t s) {
