@@ -23,17 +23,6 @@ namespace attnswarm {
 
 namespace {
 
-// Utilization of an allocation with these per-task loads and utilizations once each task's
-// share is cut to what it can serve (capacity_factor, as the served utilization U): a
-// feasible allocation of the LP, so at most LP*. `scale` multiplies both (an average).
-double feasible_value(const problem& p, const std::vector<double>& load, const std::vector<double>& value,
-                      double scale) {
-  double v = 0.0;
-  for (std::size_t j = 0; j < load.size(); ++j)
-    v += capacity_factor(p.capacity[j], scale * load[j]) * scale * value[j];
-  return v;
-}
-
 struct evaluated {
   std::vector<double> lambda;
   double smooth = 0.0;  // D_gamma(lambda)
@@ -67,8 +56,16 @@ class dual_oracle {
       average_value_[j] += s.soft_value[j];
     }
     ++averaged_;
-    lower = std::max({lower, feasible_value(p_, s.soft_load, s.soft_value, 1.0),
-                      feasible_value(p_, average_load_, average_value_, 1.0 / averaged_)});
+    // An allocation cut to what each task can serve, as the served utilization U is, is a
+    // feasible allocation of the LP, so it serves at most LP*.
+    std::vector<double> load(lambda.size()), value(lambda.size());
+    for (std::size_t j = 0; j < lambda.size(); ++j) {
+      load[j] = average_load_[j] / averaged_;
+      value[j] = average_value_[j] / averaged_;
+    }
+    const int m = static_cast<int>(lambda.size());
+    lower = std::max({lower, served_utilization(p_.capacity.data(), s.soft_load.data(), s.soft_value.data(), m),
+                      served_utilization(p_.capacity.data(), load.data(), value.data(), m)});
     if (on_pass_) on_pass_(passes, best.exact);
     return e;
   }

@@ -209,10 +209,8 @@ class cpu_backend final : public backend {
       }
       rep.idle_users += idle[c];
     }
-    for (std::int64_t j = 0; j < m; ++j) {
-      rep.utilization += rep.value[j];
-      rep.served += capacity_factor(p_.capacity[j], rep.load[j]) * rep.value[j];
-    }
+    for (std::int64_t j = 0; j < m; ++j) rep.utilization += rep.value[j];
+    rep.served = served_utilization(p_.capacity.data(), rep.load.data(), rep.value.data(), static_cast<int>(m));
     return rep;
   }
 

@@ -215,10 +215,8 @@ class cuda_backend final : public backend {
     stream_.sync();
     rep.load.assign(lv.begin(), lv.begin() + mm);
     rep.value.assign(lv.begin() + mm, lv.end());
-    for (int j = 0; j < mm; ++j) {
-      rep.utilization += rep.value[j];
-      rep.served += capacity_factor(p_.capacity[j], rep.load[j]) * rep.value[j];
-    }
+    for (int j = 0; j < mm; ++j) rep.utilization += rep.value[j];
+    rep.served = served_utilization(p_.capacity.data(), rep.load.data(), rep.value.data(), mm);
     return rep;
   }
 
@@ -354,10 +352,8 @@ class cuda_backend final : public backend {
     acc_.download(acc.data(), acc.size(), stream_.get());
     stream_.sync();
     for (int q = 0; q < pc; ++q) {
-      double u = 0.0;
-      for (int j = 0; j < mm; ++j)
-        u += capacity_factor(p_.capacity[j], acc[q * 2 * mm + j]) * acc[q * 2 * mm + mm + j];
-      served[q] = u;
+      const double* lv = acc.data() + static_cast<std::size_t>(q) * 2 * mm;
+      served[q] = served_utilization(p_.capacity.data(), lv, lv + mm, mm);
     }
   }
 

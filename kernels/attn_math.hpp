@@ -199,4 +199,12 @@ ATTN_HD double capacity_factor(double capacity, double load) {
   return capacity / load;
 }
 
+// U = sum_j capacity_factor(cap_j, L_j) V_j over m tasks, in task order: the served
+// utilization of an allocation with per-task loads L and utilizations V.
+ATTN_HD double served_utilization(const double* capacity, const double* load, const double* value, int m) {
+  double u = 0.0;
+  for (int j = 0; j < m; ++j) u += capacity_factor(capacity[j], load[j]) * value[j];
+  return u;
+}
+
 }  // namespace attnswarm
