@@ -6,9 +6,9 @@
 // time, its lanes over the user's tasks (j = lane, lane + 32, ...), so every load and store of
 // a row is coalesced; the warps of `blocks` blocks walk the batch grid-stride. A row's
 // maximum and sum are warp shuffles (xor butterflies: every lane holds the same result). The
-// user's row and the per-task sums (report: L and V; dual pass: the soft load and value) are owned lane
-// by lane, in registers up to 128 tasks (lane_values<R>) and in a per-warp slab of shared
-// memory past that, so nothing is atomic; at the end a block adds its warps in
+// user's row and the per-task sums (report: L and V; dual pass: the soft load and value) are
+// owned lane by lane, in registers up to 128 tasks (lane_values<R>) and in a per-warp slab of
+// shared memory past that, so nothing is atomic; at the end a block adds its warps in
 // order into its own partial in global memory (one writer per partial, batches in order),
 // and launch_sum_partials (kernels/eval_kernels.cu, CUB) adds the partials in a fixed order:
 // the same sums in every run. The
