@@ -78,7 +78,8 @@ subcommand add_bound(CLI::App& app) {
   add_common_options(bound_cmd, f->c);
   add_backend_options(bound_cmd, f->b);
   bound_cmd->add_option("--iterations", f->o.iterations, "gradient steps, all stages together")->capture_default_str();
-  bound_cmd->add_option("--tolerance", f->o.tolerance, "stop once the bound is shown this close to the LP optimum (relative)")
+  bound_cmd
+      ->add_option("--tolerance", f->o.tolerance, "stop once the bound is shown this close to the LP optimum (relative)")
       ->capture_default_str();
   add_bound_method_option(bound_cmd, "--method", f->method);
   bound_cmd->add_option("--time-limit", f->o.time_limit_s, "seconds (0 = none); the best bound so far is kept")
