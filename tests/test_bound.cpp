@@ -162,10 +162,7 @@ void expect_bound_brackets_the_lp(const instance& in, bool capacities_bind) {
 TEST_P(BoundVsLp, BoundIsWithinATenthOfAPercentAboveTheLpAndNoPolicyBeatsIt) {
   const lp_case& c = GetParam();
   std::mt19937_64 rng(std::hash<std::string>{}(c.name));
-  testing::instance_options o;
-  o.users = c.users;
-  o.tasks = c.tasks;
-  o.segments = c.segments;
+  testing::instance_options o = testing::sized(c.users, c.tasks, c.segments);
   o.infinite_capacity = c.infinite_capacity;
   o.zero_rows = 0.05;  // idle users
   expect_bound_brackets_the_lp(testing::random_instance(rng, o), true);

@@ -94,10 +94,7 @@ class Model : public ::testing::TestWithParam<model_case> {};
 TEST_P(Model, ReportAndBatchedEvaluationMatchBruteForce) {
   const model_case& c = GetParam();
   std::mt19937_64 rng(std::hash<std::string>{}(c.name));
-  testing::instance_options o;
-  o.users = c.users;
-  o.tasks = c.tasks;
-  o.segments = c.segments;
+  testing::instance_options o = testing::sized(c.users, c.tasks, c.segments);
   o.with_capacity = c.with_capacity;
   const instance in = testing::random_instance(rng, o);
   temp_dir tmp;
