@@ -1,9 +1,9 @@
 // The prices come from the LP's closed form (no finite capacity), the exact flow of
 // host/flow_lp.hpp (small instances, and where the gradient method cannot certify its
 // bound), or the gradient method: FISTA with a secant step size and gradient restarts, on
-// D_gamma for a falling sequence of gamma. Each pass over the users returns the smoothed value, the exact value and the
-// gradient at once, so every point the optimizer visits also yields a valid exact bound;
-// the smallest is reported. The same pass gives the soft allocation behind the gradient,
+// D_gamma for a falling sequence of gamma. Each pass over the users returns the smoothed
+// value, the exact value and the gradient at once, so every point the optimizer visits also
+// yields a valid exact bound; the smallest is reported. The same pass gives the soft allocation behind the gradient,
 // which cut to the capacities is a feasible allocation: its utilization, or that of the
 // stage's average allocation, is a lower bound on LP*, and the optimizer stops once the two
 // bracket LP* within the tolerance.
@@ -33,7 +33,9 @@ struct evaluated {
 class dual_oracle {
  public:
   dual_oracle(const problem& p, backend& b, const std::function<void(int, double)>& on_pass)
-      : p_(p), b_(b), on_pass_(on_pass) {}
+      : p_(p), b_(b), on_pass_(on_pass) {
+    start_average();
+  }
 
   evaluated at(const std::vector<double>& lambda, double gamma) {
     ++passes;
@@ -50,7 +52,6 @@ class dual_oracle {
     e.smooth = s.smooth + linear;
     e.exact = s.exact + linear;
     if (e.exact < best.exact || best.lambda.empty()) best = e;
-    if (average_load_.empty()) start_average();
     for (std::size_t j = 0; j < lambda.size(); ++j) {
       average_load_[j] += s.soft_load[j];
       average_value_[j] += s.soft_value[j];
