@@ -10,7 +10,8 @@
 // flow, or a thread that has left the kernel) leaves no thread that can run: the launch then
 // aborts with a message naming the block. Shared memory is the kernels' extern arrays, defined
 // here and poisoned (NaN bytes) before every block so that a read of an unwritten element
-// shows. It checks the kernels' indexing, synchronization and arithmetic, not their speed.
+// shows. It checks the kernels' indexing, synchronization and arithmetic, not their speed,
+// and refuses a launch that an sm_90 device would (launch_config_problem below).
 //
 // The warp matrix functions (nvcuda::wmma) exist for what the tensor-core kernel uses: TF32
 // fragments of 16 x 16 x 8, float accumulators, loads and stores from row- or column-major
@@ -42,6 +43,7 @@
 #include <functional>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -247,11 +249,33 @@ inline std::mutex& launch_mutex() {
 
 }  // namespace emulator
 
+// The launch limits of the device the kernels are built for (sm_90, an H100 or H200), so that
+// a launch a GPU would refuse fails here too: threads per block, the grid's extent (no
+// dimension 0), and dynamic shared memory, past 48 KiB only up to a kernel's opt-in
+// (cudaFuncSetAttribute; the fake device keeps track of it) and never past 227 KiB.
+constexpr unsigned k_max_block_threads = 1024;
+constexpr unsigned k_max_grid_x = 2147483647u, k_max_grid_yz = 65535;
+constexpr std::size_t k_default_dynamic_shared = 48 * 1024;
+constexpr std::size_t k_max_dynamic_shared = 227 * 1024;
+
+// What is wrong with a launch of this shape on the device, or nullptr.
+inline const char* launch_config_problem(dim3 grid, dim3 block, std::size_t shared_bytes) {
+  if (block.x == 0 || block.y == 0 || block.z == 0 || block.x * block.y * block.z > k_max_block_threads)
+    return "a block of 0 or more than 1024 threads";
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > k_max_grid_x || grid.y > k_max_grid_yz ||
+      grid.z > k_max_grid_yz)
+    return "a grid with a dimension of 0, or y or z past 65535";
+  if (shared_bytes > k_max_dynamic_shared) return "more than 227 KiB of dynamic shared memory";
+  return nullptr;
+}
+
 // kernel<<<grid, block, shared_bytes>>>(args...), run to the end: the blocks one after
 // another, each on block.x fibers, with the shared memory poisoned before it starts.
 template <typename Kernel, typename... Args>
 void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args... args) {
-  if (block.y != 1 || block.z != 1 || block.x % 32 != 0 || block.x == 0)
+  if (const char* problem = launch_config_problem(grid, block, shared_bytes))
+    throw std::invalid_argument(std::string("emulator: a launch the device would refuse: ") + problem);
+  if (block.y != 1 || block.z != 1 || block.x % 32 != 0)
     throw std::invalid_argument("emulator: blocks must be whole warps along x");
   if (shared_bytes > sizeof(smem) || shared_bytes > sizeof(smem4))
     throw std::invalid_argument("emulator: more dynamic shared memory than it holds");
@@ -275,7 +299,9 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
 // kernel<<<grid, block, shared, stream>>>(args...) (kernels/cuda_check.cuh), run here: at once,
 // or, where ATTN_EMULATOR_ENQUEUE(stream, work) is defined before this header (the fake
 // device's runtime, tests/fake_device), queued on the stream with its arguments copied, as a
-// real launch is, to run when the host waits for that stream.
+// real launch is, to run when the host waits for that stream; there
+// ATTN_EMULATOR_ACCEPT_LAUNCH(kernel, grid, block, shared) decides first whether the device
+// takes the launch at all.
 template <typename Kernel, typename Stream>
 struct kernel_launch {
   Kernel kernel;
@@ -285,6 +311,8 @@ struct kernel_launch {
   template <typename... Args>
   void operator()(Args... args) const {
 #ifdef ATTN_EMULATOR_ENQUEUE
+    // as on a GPU, a launch it refuses does not run and leaves its error for cudaGetLastError
+    if (!ATTN_EMULATOR_ACCEPT_LAUNCH(reinterpret_cast<const void*>(kernel), grid, block, shared)) return;
     ATTN_EMULATOR_ENQUEUE(stream, [k = kernel, g = grid, b = block, sh = shared, args...] { launch(g, b, sh, k, args...); });
 #else
     launch(grid, block, shared, kernel, args...);

@@ -1,16 +1,17 @@
 // The CUDA backend's host driver (host/cuda_backend.cu) and launchers (kernels/*.cu) on a fake
 // device: the CUDA runtime, cuBLAS and CUB of tests/fake_device/ on host memory, the kernels'
 // own source on tests/cuda_emulator.hpp, the streams' work run late and in an adversarial
-// order. So a machine without a GPU (CI) runs everything the GPU tests check except what only
-// a device decides (timing, the hardware's rounding in cuBLAS and the tensor cores, CUB's own
-// code): resident and streamed batches and the events that order their two streams, the
+// order, and its launches and cuBLAS calls refused where a GPU would refuse them. So a machine
+// without a GPU (CI) runs everything the GPU tests check except what only a device decides
+// (timing, the hardware's rounding in cuBLAS and the tensor cores, CUB's own code): resident and streamed batches and the events that order their two streams, the
 // groups of particles, the report's top-k staging and user order, the halving of the batch
 // on out-of-memory, the memory plan, and the swarm state on the device, against the CPU
 // reference; then the program around it (tests/CMakeLists.txt builds a core as with CUDA and
 // an attnswarm_on_fake_device executable): the device inventory and self-test, auto's
 // choice, and a solve through the command line with its NVTX ranges. Built only without CUDA
 // (-DATTNSWARM_CUDA=OFF; CI builds it), where no real CUDA backend takes its symbols.
-#include <cuda_runtime.h>  // the fake one (tests/fake_device/include)
+#include <cublas_v2.h>     // the fake ones (tests/fake_device/include)
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -47,7 +48,7 @@ const backend_case fake_cases[] = {
     {"no_users", 0, 5, 1, 1.0, 0.0},
     {"one_task", 97, 1, 3, 0.25, 1.0},
     {"two_slabs", 70, 100, 1, 0.5, 2.0},         // 2M = 200 columns: the FP32 kernel's second slab
-    {"past_the_fused_kernels", 70, 150, 1, 1.0, 1.0},  // cuBLAS only
+    {"past_the_fused_kernels", 70, 300, 1, 1.0, 1.0},  // cuBLAS only; row kernels past 48 KiB of shared memory
 };
 
 // Every test starts with 1 GiB of free device memory and the lazy schedule, and ends having
@@ -57,6 +58,7 @@ class fresh_fake_device : public ::testing::Test {
   void SetUp() override {
     fake_device::set_memory(std::size_t{1} << 30, 0);
     fake_device::set_schedule(fake_device::schedule::lazy);
+    (void)cudaGetLastError();  // an earlier test's error is not this one's
   }
   void TearDown() override {
     EXPECT_EQ(fake_device::allocated_bytes(), 0u) << "device memory left allocated";
@@ -96,10 +98,77 @@ TEST_F(FakeDeviceRuntime, StreamsSeeEachOthersWorkOnlyAfterAnEvent) {
   EXPECT_EQ(*h, 1.0);
   EXPECT_EQ(cudaMemcpyAsync(h, static_cast<char*>(d) + 1, sizeof(double), cudaMemcpyDeviceToHost, b),
             cudaErrorInvalidValue) << "a copy past the end of an allocation";
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue) << "a failed call leaves its error, as CUDA's do";
   EXPECT_EQ(cudaEventDestroy(written), cudaSuccess);
   EXPECT_EQ(cudaStreamDestroy(a), cudaSuccess);
   EXPECT_EQ(cudaStreamDestroy(b), cudaSuccess);
   EXPECT_EQ(cudaFreeHost(h), cudaSuccess);
+  EXPECT_EQ(cudaFree(d), cudaSuccess);
+}
+
+__global__ void mark_kernel(int* ran) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) *ran = 1;
+}
+
+// A launch a GPU would refuse is refused here too, and its error waits for cudaGetLastError
+// (which clears it), so a launcher that gets its shape wrong, forgets the opt-in to more than
+// 48 KiB of shared memory or checks nothing fails in CI rather than first on the GPU.
+TEST_F(FakeDeviceRuntime, LaunchesTheDeviceWouldRefuseDoNotRunAndLeaveTheirError) {
+  int* d = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&d), sizeof(int)), cudaSuccess);
+  const auto ran = [&](dim3 grid, dim3 block, std::size_t shared) {
+    int h = 0;
+    EXPECT_EQ(cudaMemsetAsync(d, 0, sizeof(int)), cudaSuccess);
+    ATTN_LAUNCH(mark_kernel, grid, block, shared, nullptr)(d);
+    EXPECT_EQ(cudaMemcpyAsync(&h, d, sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+    return h == 1;
+  };
+  constexpr std::size_t kib = 1024;
+  EXPECT_TRUE(ran(1, 1024, 48 * kib));
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_FALSE(ran(1, 1056, 0)) << "more than 1024 threads";
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "an error read once is cleared";
+  EXPECT_FALSE(ran(0, 32, 0)) << "an empty grid";
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_FALSE(ran(dim3(1, 65536), 32, 0)) << "a grid past 65535 along y";
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_FALSE(ran(1, 32, 48 * kib + 16)) << "past 48 KiB of shared memory without the opt-in";
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaFuncSetAttribute(mark_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * kib), cudaSuccess);
+  EXPECT_TRUE(ran(1, 32, 96 * kib));
+  EXPECT_FALSE(ran(1, 32, 96 * kib + 16)) << "past the opt-in";
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaFuncSetAttribute(mark_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 228 * kib),
+            cudaErrorInvalidValue) << "an opt-in past sm_90's 227 KiB";
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  void* too_much = nullptr;
+  EXPECT_EQ(cudaMalloc(&too_much, std::size_t{2} << 30), cudaErrorMemoryAllocation);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorMemoryAllocation) << "so the driver clears it when it carries on";
+  EXPECT_EQ(cudaFree(d), cudaSuccess);
+}
+
+// cuBLAS's documented argument checks, so that a product with its dimensions or leading
+// dimensions wrong fails here as it would on the GPU (the reference GEMM would not notice).
+TEST_F(FakeDeviceRuntime, CublasChecksItsDimensionsAsCublasDoes) {
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&d), 64 * sizeof(float)), cudaSuccess);
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+  const float one = 1.0f, zero = 0.0f;
+  // C (2 x 3) = A^T B: A is 4 x 2 (lda >= 4), B is 4 x 3 (ldb >= 4), ldc >= 2
+  EXPECT_EQ(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, 2, 3, 4, &one, d, 4, d + 8, 4, &zero, d + 32, 2),
+            CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, 2, 3, 4, &one, d, 2, d + 8, 4, &zero, d + 32, 2),
+            CUBLAS_STATUS_INVALID_VALUE) << "lda below k for a transposed A";
+  EXPECT_EQ(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, 2, 3, 4, &one, d, 2, d + 8, 2, &zero, d + 32, 2),
+            CUBLAS_STATUS_INVALID_VALUE) << "ldb below n for a transposed B";
+  EXPECT_EQ(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 3, 4, &one, d, 2, d + 8, 4, &zero, d + 32, 1),
+            CUBLAS_STATUS_INVALID_VALUE) << "ldc below m";
+  EXPECT_EQ(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 3, 4, &one, d, 2, 0, d + 8, 4, 0, &zero, d + 32,
+                                      2, 0, -1),
+            CUBLAS_STATUS_INVALID_VALUE) << "a negative batch count";
+  EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
   EXPECT_EQ(cudaFree(d), cudaSuccess);
 }
 

@@ -10,7 +10,10 @@
 // cudaStreamWaitEvent waits for the event's latest record queued before it (none: no wait);
 // cudaFree, cudaFreeHost and cudaDeviceSynchronize wait for all work. A copy or memset that
 // reaches outside the device allocations (or, for the host side, outside pinned memory
-// where it claims to be pinned) fails with cudaErrorInvalidValue.
+// where it claims to be pinned) fails with cudaErrorInvalidValue. A launch the device would
+// refuse (the emulator's sm_90 limits, or dynamic shared memory past 48 KiB without the
+// kernel's opt-in) does not run. Every call that fails leaves its error for cudaGetLastError,
+// as CUDA's do. cuBLAS checks its dimensions and leading dimensions as cuBLAS documents.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -195,6 +198,21 @@ trace& traced() {
   return t;
 }
 
+// As CUDA's runtime: every call that fails leaves its error here, and cudaGetLastError
+// returns it and clears it (so a driver that carries on after an error must clear it, or its
+// next launch check reports the old error).
+thread_local cudaError_t last_error = cudaSuccess;
+cudaError_t failed(cudaError_t e) {
+  last_error = e;
+  return e;
+}
+
+// The kernels' opt-ins to dynamic shared memory past 48 KiB (cudaFuncSetAttribute).
+std::map<const void*, std::size_t>& shared_opt_ins() {
+  static std::map<const void*, std::size_t> m;
+  return m;
+}
+
 }  // namespace
 
 int nvtxRangePushA(const char* name) {
@@ -236,9 +254,9 @@ std::size_t pending_operations() {
 cudaError_t cudaMalloc(void** p, std::size_t bytes) {
   device_memory& m = memory();
   const std::lock_guard<std::mutex> lock(m.mutex);
-  if (m.taken + m.used + bytes > m.total) return cudaErrorMemoryAllocation;
+  if (m.taken + m.used + bytes > m.total) return failed(cudaErrorMemoryAllocation);
   *p = std::malloc(bytes == 0 ? 1 : bytes);
-  if (*p == nullptr) return cudaErrorMemoryAllocation;
+  if (*p == nullptr) return failed(cudaErrorMemoryAllocation);
   std::memset(*p, 0xa5, bytes);  // what was left there before: never zero by luck
   m.blocks[*p] = bytes;
   m.used += bytes;
@@ -250,7 +268,7 @@ cudaError_t cudaFree(void* p) {
   device_memory& m = memory();
   const std::lock_guard<std::mutex> lock(m.mutex);
   const auto it = m.blocks.find(p);
-  if (it == m.blocks.end()) return cudaErrorInvalidValue;
+  if (it == m.blocks.end()) return failed(cudaErrorInvalidValue);
   m.used -= it->second;
   m.blocks.erase(it);
   std::free(p);
@@ -258,7 +276,7 @@ cudaError_t cudaFree(void* p) {
 }
 cudaError_t cudaMallocHost(void** p, std::size_t bytes) {
   *p = std::malloc(bytes == 0 ? 1 : bytes);
-  if (*p == nullptr) return cudaErrorMemoryAllocation;
+  if (*p == nullptr) return failed(cudaErrorMemoryAllocation);
   const std::lock_guard<std::mutex> lock(memory().mutex);
   memory().pinned[*p] = bytes;
   return cudaSuccess;
@@ -267,7 +285,7 @@ cudaError_t cudaFreeHost(void* p) {
   if (p == nullptr) return cudaSuccess;
   sched().drain_all();
   const std::lock_guard<std::mutex> lock(memory().mutex);
-  if (memory().pinned.erase(p) == 0) return cudaErrorInvalidValue;
+  if (memory().pinned.erase(p) == 0) return failed(cudaErrorInvalidValue);
   std::free(p);
   return cudaSuccess;
 }
@@ -275,7 +293,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
   if (bytes == 0) return cudaSuccess;
   switch (kind) {
     case cudaMemcpyHostToDevice:
-      if (!on_device(dst, bytes)) return cudaErrorInvalidValue;
+      if (!on_device(dst, bytes)) return failed(cudaErrorInvalidValue);
       if (pinned(src, bytes)) {
         sched().enqueue(s, [=] { std::memmove(dst, src, bytes); });
       } else {
@@ -286,20 +304,20 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
       }
       return cudaSuccess;
     case cudaMemcpyDeviceToHost:
-      if (!on_device(src, bytes)) return cudaErrorInvalidValue;
+      if (!on_device(src, bytes)) return failed(cudaErrorInvalidValue);
       sched().enqueue(s, [=] { std::memmove(dst, src, bytes); });
       if (!pinned(dst, bytes)) sched().drain(sched().resolve(s));
       return cudaSuccess;
     case cudaMemcpyDeviceToDevice:
-      if (!on_device(dst, bytes) || !on_device(src, bytes)) return cudaErrorInvalidValue;
+      if (!on_device(dst, bytes) || !on_device(src, bytes)) return failed(cudaErrorInvalidValue);
       sched().enqueue(s, [=] { std::memmove(dst, src, bytes); });
       return cudaSuccess;
   }
-  return cudaErrorInvalidValue;
+  return failed(cudaErrorInvalidValue);
 }
 cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t s) {
   if (bytes == 0) return cudaSuccess;
-  if (!on_device(p, bytes)) return cudaErrorInvalidValue;
+  if (!on_device(p, bytes)) return failed(cudaErrorInvalidValue);
   sched().enqueue(s, [=] { std::memset(p, value, bytes); });
   return cudaSuccess;
 }
@@ -315,13 +333,13 @@ cudaError_t cudaGetDeviceCount(int* count) {
   return cudaSuccess;
 }
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
-  if (device != 0 || attr != cudaDevAttrClockRate) return cudaErrorInvalidValue;
+  if (device != 0 || attr != cudaDevAttrClockRate) return failed(cudaErrorInvalidValue);
   *value = 1000000;  // kHz
   return cudaSuccess;
 }
 cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidValue; }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
-  if (device != 0) return cudaErrorInvalidValue;
+  if (device != 0) return failed(cudaErrorInvalidValue);
   *prop = cudaDeviceProp{};
   std::strcpy(prop->name, "fake device");
   prop->totalGlobalMem = memory().total;
@@ -330,12 +348,51 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   prop->multiProcessorCount = 1;
   return cudaSuccess;
 }
-cudaError_t cudaGetLastError() { return cudaSuccess; }
+cudaError_t cudaGetLastError() {
+  const cudaError_t e = last_error;
+  last_error = cudaSuccess;
+  return e;
+}
+cudaError_t fake_device_set_max_dynamic_shared(const void* kernel, cudaFuncAttribute attr, int bytes) {
+  namespace emu = attnswarm::emulated;
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || bytes < 0 ||
+      static_cast<std::size_t>(bytes) > emu::k_max_dynamic_shared)
+    return failed(cudaErrorInvalidValue);
+  shared_opt_ins()[kernel] = static_cast<std::size_t>(bytes);
+  return cudaSuccess;
+}
+bool fake_device_accept_launch(const void* kernel, const dim3& grid, const dim3& block, std::size_t shared_bytes) {
+  namespace emu = attnswarm::emulated;
+  if (emu::launch_config_problem(grid, block, shared_bytes) != nullptr) {
+    failed(shared_bytes > emu::k_max_dynamic_shared ? cudaErrorInvalidValue : cudaErrorInvalidConfiguration);
+    return false;
+  }
+  if (shared_bytes > emu::k_default_dynamic_shared) {
+    const auto it = shared_opt_ins().find(kernel);
+    if (it == shared_opt_ins().end() || it->second < shared_bytes) {
+      failed(cudaErrorInvalidValue);
+      return false;
+    }
+  }
+  return true;
+}
 const char* cudaGetErrorName(cudaError_t e) {
-  return e == cudaSuccess ? "cudaSuccess" : e == cudaErrorMemoryAllocation ? "cudaErrorMemoryAllocation" : "cudaErrorInvalidValue";
+  switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidValue: break;
+  }
+  return "cudaErrorInvalidValue";
 }
 const char* cudaGetErrorString(cudaError_t e) {
-  return e == cudaSuccess ? "no error" : e == cudaErrorMemoryAllocation ? "out of memory" : "invalid argument";
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidValue: break;
+  }
+  return "invalid argument";
 }
 cudaError_t cudaDeviceSynchronize() {
   sched().drain_all();
@@ -347,7 +404,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  if (s == nullptr) return cudaErrorInvalidValue;
+  if (s == nullptr) return failed(cudaErrorInvalidValue);
   sched().drain(s);  // CUDA lets queued work finish after the call; here it finishes first
   auto& live = sched().streams;
   live.erase(std::find(live.begin(), live.end(), s));
@@ -397,7 +454,7 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t stop)
   const event_state &a = *start->state, &b = *stop->state;
   // CUDA's errors: an event without timing, or one whose latest record has not run
   if (!a.timing || !b.timing || a.queued == 0 || b.queued == 0 || a.done < a.queued || b.done < b.queued)
-    return cudaErrorInvalidValue;
+    return failed(cudaErrorInvalidValue);
   *ms = std::chrono::duration<float, std::milli>(b.ran - a.ran).count();
   return cudaSuccess;
 }
@@ -425,6 +482,10 @@ cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t op_a, cublasOpera
                            float* c, int ldc) {
   // alpha and beta are host values (cuBLAS's default pointer mode): read now, as cuBLAS does
   if (*alpha != 1.0f || *beta != 0.0f) return CUBLAS_STATUS_INVALID_VALUE;
+  // cuBLAS's own argument checks: op(A) is m x k, op(B) k x n, C m x n, column-major
+  const int a_rows = op_a == CUBLAS_OP_N ? m : k, b_rows = op_b == CUBLAS_OP_N ? k : n;
+  if (m < 0 || n < 0 || k < 0 || lda < std::max(1, a_rows) || ldb < std::max(1, b_rows) || ldc < std::max(1, m))
+    return CUBLAS_STATUS_INVALID_VALUE;
   sched().enqueue(h->stream, [=] {
     attnswarm::testing::reference_gemm(op_a == CUBLAS_OP_T, op_b == CUBLAS_OP_T, m, n, k, a, lda, b, ldb, c, ldc);
   });
@@ -434,6 +495,7 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t op_
                                          int k, const float* alpha, const float* a, int lda, long long stride_a,
                                          const float* b, int ldb, long long stride_b, const float* beta, float* c,
                                          int ldc, long long stride_c, int count) {
+  if (count < 0) return CUBLAS_STATUS_INVALID_VALUE;
   for (int x = 0; x < count; ++x) {
     const cublasStatus_t s = cublasSgemm(h, op_a, op_b, m, n, k, alpha, a + x * stride_a, lda, b + x * stride_b, ldb,
                                          beta, c + x * stride_c, ldc);

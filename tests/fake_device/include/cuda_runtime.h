@@ -20,10 +20,21 @@ using cudaEvent_t = fake_cuda_event*;
 // Queues work on stream s (nullptr: the default stream); it runs when the host waits for it.
 void fake_device_enqueue(cudaStream_t s, std::function<void()> work);
 #define ATTN_EMULATOR_ENQUEUE fake_device_enqueue
+// Whether the device takes a launch of `kernel` in this shape (the emulator's sm_90 limits,
+// and past 48 KiB of dynamic shared memory the kernel's opt-in); if not, the launch does not
+// run and its error waits for cudaGetLastError, as on a GPU.
+struct dim3;
+bool fake_device_accept_launch(const void* kernel, const dim3& grid, const dim3& block, std::size_t shared_bytes);
+#define ATTN_EMULATOR_ACCEPT_LAUNCH fake_device_accept_launch
 
 #include "../../cuda_emulator.hpp"
 
-enum cudaError_t { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidValue = 1 };
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidConfiguration = 9
+};
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaDeviceAttr { cudaDevAttrClockRate = 13 };
@@ -63,8 +74,9 @@ cudaError_t cudaEventDestroy(cudaEvent_t e);
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t stop);
+// A kernel's opt-in to dynamic shared memory past 48 KiB, up to sm_90's 227 KiB.
+cudaError_t fake_device_set_max_dynamic_shared(const void* kernel, cudaFuncAttribute attr, int bytes);
 template <typename Kernel>
-cudaError_t cudaFuncSetAttribute(Kernel, cudaFuncAttribute, int bytes) {
-  // the emulator's shared arrays hold this much; a launch asking for more fails there
-  return bytes >= 0 ? cudaSuccess : cudaErrorInvalidValue;
+cudaError_t cudaFuncSetAttribute(Kernel kernel, cudaFuncAttribute attr, int bytes) {
+  return fake_device_set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), attr, bytes);
 }
