@@ -149,7 +149,8 @@ TEST_F(FakeDeviceRuntime, LaunchesTheDeviceWouldRefuseDoNotRunAndLeaveTheirError
 }
 
 // cuBLAS's documented argument checks, so that a product with its dimensions or leading
-// dimensions wrong fails here as it would on the GPU (the reference GEMM would not notice).
+// dimensions wrong, or a matrix outside device memory, fails here as it would on the GPU
+// (the reference GEMM would not notice).
 TEST_F(FakeDeviceRuntime, CublasChecksItsDimensionsAsCublasDoes) {
   float* d = nullptr;
   ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&d), 64 * sizeof(float)), cudaSuccess);
@@ -168,6 +169,16 @@ TEST_F(FakeDeviceRuntime, CublasChecksItsDimensionsAsCublasDoes) {
   EXPECT_EQ(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 3, 4, &one, d, 2, 0, d + 8, 4, 0, &zero, d + 32,
                                       2, 0, -1),
             CUBLAS_STATUS_INVALID_VALUE) << "a negative batch count";
+  std::vector<float> host(64);
+  EXPECT_EQ(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, 2, 3, 4, &one, d, 4, host.data(), 4, &zero, d + 32, 2),
+            CUBLAS_STATUS_EXECUTION_FAILED) << "a matrix in host memory";
+  EXPECT_EQ(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, 2, 3, 4, &one, d, 4, d + 8, 4, &zero, d + 60, 2),
+            CUBLAS_STATUS_EXECUTION_FAILED) << "a matrix past the end of its allocation";
+  EXPECT_EQ(cublasSetWorkspace(h, d, 64 * sizeof(float)), CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(cublasSetWorkspace(h, d + 1, 32 * sizeof(float)), CUBLAS_STATUS_INVALID_VALUE)
+      << "a workspace not 256-byte aligned";
+  EXPECT_EQ(cublasSetWorkspace(h, d, 128 * sizeof(float)), CUBLAS_STATUS_INVALID_VALUE) << "past the allocation";
+  EXPECT_EQ(cublasSetWorkspace(h, nullptr, 0), CUBLAS_STATUS_SUCCESS);
   EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
   EXPECT_EQ(cudaFree(d), cudaSuccess);
 }

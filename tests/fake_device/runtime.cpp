@@ -13,7 +13,8 @@
 // where it claims to be pinned) fails with cudaErrorInvalidValue. A launch the device would
 // refuse (the emulator's sm_90 limits, or dynamic shared memory past 48 KiB without the
 // kernel's opt-in) does not run. Every call that fails leaves its error for cudaGetLastError,
-// as CUDA's do. cuBLAS checks its dimensions and leading dimensions as cuBLAS documents.
+// as CUDA's do. cuBLAS checks its dimensions, leading dimensions and workspace as cuBLAS
+// documents, and that its matrices lie in device memory.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -255,8 +256,9 @@ cudaError_t cudaMalloc(void** p, std::size_t bytes) {
   device_memory& m = memory();
   const std::lock_guard<std::mutex> lock(m.mutex);
   if (m.taken + m.used + bytes > m.total) return failed(cudaErrorMemoryAllocation);
-  *p = std::malloc(bytes == 0 ? 1 : bytes);
-  if (*p == nullptr) return failed(cudaErrorMemoryAllocation);
+  // aligned as cudaMalloc's (256 bytes), and exactly `bytes` long, so that a sanitizer sees
+  // any access past the end (tools/memcheck_fake_device.sh)
+  if (posix_memalign(p, 256, bytes == 0 ? 1 : bytes) != 0) return failed(cudaErrorMemoryAllocation);
   std::memset(*p, 0xa5, bytes);  // what was left there before: never zero by luck
   m.blocks[*p] = bytes;
   m.used += bytes;
@@ -472,11 +474,28 @@ cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s) {
   return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSetWorkspace(cublasHandle_t, void*, std::size_t) { return CUBLAS_STATUS_SUCCESS; }
-const char* cublasGetStatusName(cublasStatus_t s) {
-  return s == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_INVALID_VALUE";
+cublasStatus_t cublasSetWorkspace(cublasHandle_t, void* workspace, std::size_t bytes) {
+  // cuBLAS's rule: device memory, 256-byte aligned (none: its own pool)
+  if (bytes > 0 && (!on_device(workspace, bytes) || reinterpret_cast<std::uintptr_t>(workspace) % 256 != 0))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  return CUBLAS_STATUS_SUCCESS;
 }
-const char* cublasGetStatusString(cublasStatus_t s) { return s == CUBLAS_STATUS_SUCCESS ? "success" : "invalid value"; }
+const char* cublasGetStatusName(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: break;
+  }
+  return "CUBLAS_STATUS_INVALID_VALUE";
+}
+const char* cublasGetStatusString(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "success";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "the GPU program failed to execute";
+    case CUBLAS_STATUS_INVALID_VALUE: break;
+  }
+  return "invalid value";
+}
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k,
                            const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
                            float* c, int ldc) {
@@ -486,6 +505,14 @@ cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t op_a, cublasOpera
   const int a_rows = op_a == CUBLAS_OP_N ? m : k, b_rows = op_b == CUBLAS_OP_N ? k : n;
   if (m < 0 || n < 0 || k < 0 || lda < std::max(1, a_rows) || ldb < std::max(1, b_rows) || ldc < std::max(1, m))
     return CUBLAS_STATUS_INVALID_VALUE;
+  // every matrix in device memory, or a GPU faults on it (here: the call fails at once)
+  const auto on_device_matrix = [](const float* x, int rows, int cols, int ld) {
+    if (rows == 0 || cols == 0) return true;
+    return on_device(x, (static_cast<std::size_t>(ld) * (cols - 1) + rows) * sizeof(float));
+  };
+  if (!on_device_matrix(a, a_rows, op_a == CUBLAS_OP_N ? k : m, lda) ||
+      !on_device_matrix(b, b_rows, op_b == CUBLAS_OP_N ? n : k, ldb) || !on_device_matrix(c, m, n, ldc))
+    return CUBLAS_STATUS_EXECUTION_FAILED;
   sched().enqueue(h->stream, [=] {
     attnswarm::testing::reference_gemm(op_a == CUBLAS_OP_T, op_b == CUBLAS_OP_T, m, n, k, a, lda, b, ldb, c, ldc);
   });
