@@ -208,6 +208,29 @@ cudaError_t failed(cudaError_t e) {
   return e;
 }
 
+// The name and message of each code the fake returns, in CUDA's and cuBLAS's words; the last
+// of a table stands for any other.
+struct error_words {
+  int code;
+  const char* name;
+  const char* text;
+};
+constexpr error_words cuda_errors[] = {
+    {cudaSuccess, "cudaSuccess", "no error"},
+    {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
+    {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration", "invalid configuration argument"},
+    {cudaErrorInvalidValue, "cudaErrorInvalidValue", "invalid argument"}};
+constexpr error_words cublas_errors[] = {
+    {CUBLAS_STATUS_SUCCESS, "CUBLAS_STATUS_SUCCESS", "success"},
+    {CUBLAS_STATUS_EXECUTION_FAILED, "CUBLAS_STATUS_EXECUTION_FAILED", "the GPU program failed to execute"},
+    {CUBLAS_STATUS_INVALID_VALUE, "CUBLAS_STATUS_INVALID_VALUE", "invalid value"}};
+template <std::size_t N>
+const error_words& words_of(const error_words (&table)[N], int code) {
+  for (const error_words& w : table)
+    if (w.code == code) return w;
+  return table[N - 1];
+}
+
 // The kernels' opt-ins to dynamic shared memory past 48 KiB (cudaFuncSetAttribute).
 std::map<const void*, std::size_t>& shared_opt_ins() {
   static std::map<const void*, std::size_t> m;
@@ -378,24 +401,8 @@ bool fake_device_accept_launch(const void* kernel, const dim3& grid, const dim3&
   }
   return true;
 }
-const char* cudaGetErrorName(cudaError_t e) {
-  switch (e) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidValue: break;
-  }
-  return "cudaErrorInvalidValue";
-}
-const char* cudaGetErrorString(cudaError_t e) {
-  switch (e) {
-    case cudaSuccess: return "no error";
-    case cudaErrorMemoryAllocation: return "out of memory";
-    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
-    case cudaErrorInvalidValue: break;
-  }
-  return "invalid argument";
-}
+const char* cudaGetErrorName(cudaError_t e) { return words_of(cuda_errors, e).name; }
+const char* cudaGetErrorString(cudaError_t e) { return words_of(cuda_errors, e).text; }
 cudaError_t cudaDeviceSynchronize() {
   sched().drain_all();
   return cudaSuccess;
@@ -480,22 +487,8 @@ cublasStatus_t cublasSetWorkspace(cublasHandle_t, void* workspace, std::size_t b
     return CUBLAS_STATUS_INVALID_VALUE;
   return CUBLAS_STATUS_SUCCESS;
 }
-const char* cublasGetStatusName(cublasStatus_t s) {
-  switch (s) {
-    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case CUBLAS_STATUS_INVALID_VALUE: break;
-  }
-  return "CUBLAS_STATUS_INVALID_VALUE";
-}
-const char* cublasGetStatusString(cublasStatus_t s) {
-  switch (s) {
-    case CUBLAS_STATUS_SUCCESS: return "success";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "the GPU program failed to execute";
-    case CUBLAS_STATUS_INVALID_VALUE: break;
-  }
-  return "invalid value";
-}
+const char* cublasGetStatusName(cublasStatus_t s) { return words_of(cublas_errors, s).name; }
+const char* cublasGetStatusString(cublasStatus_t s) { return words_of(cublas_errors, s).text; }
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k,
                            const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
                            float* c, int ldc) {
