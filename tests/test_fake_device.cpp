@@ -11,6 +11,7 @@
 // choice, and a solve through the command line with its NVTX ranges. Built only without CUDA
 // (-DATTNSWARM_CUDA=OFF; CI builds it), where no real CUDA backend takes its symbols.
 #include <cublas_v2.h>     // the fake ones (tests/fake_device/include)
+#include <cub/device/device_reduce.cuh>
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -180,6 +181,30 @@ TEST_F(FakeDeviceRuntime, CublasChecksItsDimensionsAsCublasDoes) {
   EXPECT_EQ(cublasSetWorkspace(h, d, 128 * sizeof(float)), CUBLAS_STATUS_INVALID_VALUE) << "past the allocation";
   EXPECT_EQ(cublasSetWorkspace(h, nullptr, 0), CUBLAS_STATUS_SUCCESS);
   EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(cudaFree(d), cudaSuccess);
+}
+
+// CUB's ArgMin likewise takes device memory only: its storage, input and outputs.
+TEST_F(FakeDeviceRuntime, CubArgMinTakesDeviceMemoryOnly) {
+  double* d = nullptr;  // storage (2), input (4), value (1), index (1)
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&d), 8 * sizeof(double)), cudaSuccess);
+  std::size_t bytes = 0;
+  ASSERT_EQ(cub::DeviceReduce::ArgMin(nullptr, bytes, d + 2, d + 6, reinterpret_cast<std::int64_t*>(d + 7), 4),
+            cudaSuccess);
+  ASSERT_LE(bytes, 2 * sizeof(double));
+  const double in[4] = {3.0, 1.0, 2.0, 1.0};
+  ASSERT_EQ(cudaMemcpyAsync(d + 2, in, sizeof(in), cudaMemcpyHostToDevice), cudaSuccess);
+  auto* index = reinterpret_cast<std::int64_t*>(d + 7);
+  EXPECT_EQ(cub::DeviceReduce::ArgMin(d, bytes, d + 2, d + 6, index, 4), cudaSuccess);
+  std::int64_t at = -2;
+  ASSERT_EQ(cudaMemcpyAsync(&at, index, sizeof(at), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(at, 1) << "the first least value";
+  double host_value = 0.0;
+  EXPECT_EQ(cub::DeviceReduce::ArgMin(d, bytes, d + 2, &host_value, index, 4), cudaErrorInvalidValue)
+      << "an output in host memory";
+  EXPECT_EQ(cub::DeviceReduce::ArgMin(d, bytes, in, d + 6, index, 4), cudaErrorInvalidValue) << "host input";
+  EXPECT_EQ(cub::DeviceReduce::ArgMin(d, bytes, d + 2, d + 6, index, 7), cudaErrorInvalidValue)
+      << "input past its allocation";
   EXPECT_EQ(cudaFree(d), cudaSuccess);
 }
 

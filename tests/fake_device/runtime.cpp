@@ -378,6 +378,7 @@ cudaError_t cudaGetLastError() {
   last_error = cudaSuccess;
   return e;
 }
+bool fake_device_holds(const void* p, std::size_t bytes) { return on_device(p, bytes); }
 cudaError_t fake_device_set_max_dynamic_shared(const void* kernel, cudaFuncAttribute attr, int bytes) {
   namespace emu = attnswarm::emulated;
   if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || bytes < 0 ||

@@ -26,6 +26,8 @@ void fake_device_enqueue(cudaStream_t s, std::function<void()> work);
 struct dim3;
 bool fake_device_accept_launch(const void* kernel, const dim3& grid, const dim3& block, std::size_t shared_bytes);
 #define ATTN_EMULATOR_ACCEPT_LAUNCH fake_device_accept_launch
+// Whether [p, p + bytes) lies inside one device allocation (the fake libraries' checks).
+bool fake_device_holds(const void* p, std::size_t bytes);
 
 #include "../../cuda_emulator.hpp"
 

@@ -1,6 +1,7 @@
 // cub::DeviceReduce::ArgMin as the fake-device tests see it (CUB 3's form: value and index
 // written separately), queued on the stream: the first least value; index -1 and the largest
-// double when no value is below it, which the driver handles.
+// double when no value is below it, which the driver handles. Its storage, input and outputs
+// must lie in device memory.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,11 @@ struct DeviceReduce {
       temp_bytes = attnswarm::fake_device::k_argmin_temp_bytes;
       return cudaSuccess;
     }
+    // its storage, input and outputs in device memory, or a GPU faults on them
+    if (temp_bytes < attnswarm::fake_device::k_argmin_temp_bytes || !fake_device_holds(d_temp, temp_bytes) ||
+        n < 0 || (n > 0 && !fake_device_holds(in, static_cast<std::size_t>(n) * sizeof(double))) ||
+        !fake_device_holds(value, sizeof(double)) || !fake_device_holds(index, sizeof(std::int64_t)))
+      return cudaErrorInvalidValue;
     fake_device_enqueue(stream, [=] {
       double best = std::numeric_limits<double>::max();
       std::int64_t at = -1;
