@@ -300,8 +300,9 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
 // or, where ATTN_EMULATOR_ENQUEUE(stream, work) is defined before this header (the fake
 // device's runtime, tests/fake_device), queued on the stream with its arguments copied, as a
 // real launch is, to run when the host waits for that stream; there
-// ATTN_EMULATOR_ACCEPT_LAUNCH(kernel, grid, block, shared) decides first whether the device
-// takes the launch at all.
+// ATTN_EMULATOR_ACCEPT_LAUNCH(kernel, grid, block, shared) and
+// ATTN_EMULATOR_ACCEPT_ARGUMENTS(args...) decide first whether the device takes the launch
+// at all.
 template <typename Kernel, typename Stream>
 struct kernel_launch {
   Kernel kernel;
@@ -312,7 +313,9 @@ struct kernel_launch {
   void operator()(Args... args) const {
 #ifdef ATTN_EMULATOR_ENQUEUE
     // as on a GPU, a launch it refuses does not run and leaves its error for cudaGetLastError
-    if (!ATTN_EMULATOR_ACCEPT_LAUNCH(reinterpret_cast<const void*>(kernel), grid, block, shared)) return;
+    if (!ATTN_EMULATOR_ACCEPT_LAUNCH(reinterpret_cast<const void*>(kernel), grid, block, shared) ||
+        !ATTN_EMULATOR_ACCEPT_ARGUMENTS(args...))
+      return;
     ATTN_EMULATOR_ENQUEUE(stream, [k = kernel, g = grid, b = block, sh = shared, args...] { launch(g, b, sh, k, args...); });
 #else
     launch(grid, block, shared, kernel, args...);

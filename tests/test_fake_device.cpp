@@ -111,9 +111,10 @@ __global__ void mark_kernel(int* ran) {
   if (blockIdx.x == 0 && threadIdx.x == 0) *ran = 1;
 }
 
-// A launch a GPU would refuse is refused here too, and its error waits for cudaGetLastError
-// (which clears it), so a launcher that gets its shape wrong, forgets the opt-in to more than
-// 48 KiB of shared memory or checks nothing fails in CI rather than first on the GPU.
+// A launch a GPU would refuse, or fault in, is refused here too, and its error waits for
+// cudaGetLastError (which clears it), so a launcher that gets its shape wrong, forgets the
+// opt-in to more than 48 KiB of shared memory, hands a kernel a host pointer or checks
+// nothing fails in CI rather than first on the GPU.
 TEST_F(FakeDeviceRuntime, LaunchesTheDeviceWouldRefuseDoNotRunAndLeaveTheirError) {
   int* d = nullptr;
   ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&d), sizeof(int)), cudaSuccess);
@@ -143,6 +144,11 @@ TEST_F(FakeDeviceRuntime, LaunchesTheDeviceWouldRefuseDoNotRunAndLeaveTheirError
   EXPECT_EQ(cudaFuncSetAttribute(mark_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 228 * kib),
             cudaErrorInvalidValue) << "an opt-in past sm_90's 227 KiB";
   EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  int host = 0;
+  ATTN_LAUNCH(mark_kernel, 1, 32, 0, nullptr)(&host);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorIllegalAddress) << "a kernel given a host pointer";
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(host, 0) << "and it did not run";
   void* too_much = nullptr;
   EXPECT_EQ(cudaMalloc(&too_much, std::size_t{2} << 30), cudaErrorMemoryAllocation);
   EXPECT_EQ(cudaGetLastError(), cudaErrorMemoryAllocation) << "so the driver clears it when it carries on";

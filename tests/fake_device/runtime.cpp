@@ -12,7 +12,7 @@
 // reaches outside the device allocations (or, for the host side, outside pinned memory
 // where it claims to be pinned) fails with cudaErrorInvalidValue. A launch the device would
 // refuse (the emulator's sm_90 limits, or dynamic shared memory past 48 KiB without the
-// kernel's opt-in) does not run. Every call that fails leaves its error for cudaGetLastError,
+// kernel's opt-in) or fault in (a pointer argument outside device memory) does not run. Every call that fails leaves its error for cudaGetLastError,
 // as CUDA's do. cuBLAS checks its dimensions, leading dimensions and workspace as cuBLAS
 // documents, and that its matrices lie in device memory.
 #include <cublas_v2.h>
@@ -219,6 +219,7 @@ constexpr error_words cuda_errors[] = {
     {cudaSuccess, "cudaSuccess", "no error"},
     {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
     {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration", "invalid configuration argument"},
+    {cudaErrorIllegalAddress, "cudaErrorIllegalAddress", "an illegal memory access was encountered"},
     {cudaErrorInvalidValue, "cudaErrorInvalidValue", "invalid argument"}};
 constexpr error_words cublas_errors[] = {
     {CUBLAS_STATUS_SUCCESS, "CUBLAS_STATUS_SUCCESS", "success"},
@@ -379,6 +380,7 @@ cudaError_t cudaGetLastError() {
   return e;
 }
 bool fake_device_holds(const void* p, std::size_t bytes) { return on_device(p, bytes); }
+void fake_device_fail(cudaError_t e) { failed(e); }
 cudaError_t fake_device_set_max_dynamic_shared(const void* kernel, cudaFuncAttribute attr, int bytes) {
   namespace emu = attnswarm::emulated;
   if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || bytes < 0 ||

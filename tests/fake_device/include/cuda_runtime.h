@@ -28,6 +28,12 @@ bool fake_device_accept_launch(const void* kernel, const dim3& grid, const dim3&
 #define ATTN_EMULATOR_ACCEPT_LAUNCH fake_device_accept_launch
 // Whether [p, p + bytes) lies inside one device allocation (the fake libraries' checks).
 bool fake_device_holds(const void* p, std::size_t bytes);
+// Whether every pointer among a launch's arguments points into device memory (nullptr
+// aside); if one does not, the launch does not run and cudaGetLastError says
+// cudaErrorIllegalAddress, as the GPU's fault would.
+template <typename... Args>
+bool fake_device_accept_arguments(const Args&... args);
+#define ATTN_EMULATOR_ACCEPT_ARGUMENTS fake_device_accept_arguments
 
 #include "../../cuda_emulator.hpp"
 
@@ -35,8 +41,26 @@ enum cudaError_t {
   cudaSuccess = 0,
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
-  cudaErrorInvalidConfiguration = 9
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorIllegalAddress = 700
 };
+
+// Leaves e for cudaGetLastError, as a failed call does.
+void fake_device_fail(cudaError_t e);
+template <typename T>
+bool fake_device_argument_on_device(const T&) {
+  return true;
+}
+template <typename T>
+bool fake_device_argument_on_device(T* p) {
+  return p == nullptr || fake_device_holds(p, 1);
+}
+template <typename... Args>
+bool fake_device_accept_arguments(const Args&... args) {
+  if ((fake_device_argument_on_device(args) && ...)) return true;
+  fake_device_fail(cudaErrorIllegalAddress);
+  return false;
+}
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaDeviceAttr { cudaDevAttrClockRate = 13 };
