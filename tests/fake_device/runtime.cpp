@@ -12,9 +12,10 @@
 // reaches outside the device allocations (or, for the host side, outside pinned memory
 // where it claims to be pinned) fails with cudaErrorInvalidValue. A launch the device would
 // refuse (the emulator's sm_90 limits, or dynamic shared memory past 48 KiB without the
-// kernel's opt-in) or fault in (a pointer argument outside device memory) does not run. Every call that fails leaves its error for cudaGetLastError,
-// as CUDA's do. cuBLAS checks its dimensions, leading dimensions and workspace as cuBLAS
-// documents, and that its matrices lie in device memory.
+// kernel's opt-in) or fault in (a pointer argument outside device memory) does not run.
+// Every call that fails leaves its error for cudaGetLastError, as CUDA's do. cuBLAS checks
+// its dimensions, leading dimensions and workspace as cuBLAS documents, and that its
+// matrices lie in device memory.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -363,7 +364,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
   *value = 1000000;  // kHz
   return cudaSuccess;
 }
-cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : failed(cudaErrorInvalidValue); }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (device != 0) return failed(cudaErrorInvalidValue);
   *prop = cudaDeviceProp{};
