@@ -138,7 +138,9 @@ gradient_end minimize_by_gradient(const problem& p, const bound_options& o, dual
   double max_load = 0.0;
   for (std::size_t j = 0; j < m; ++j)
     if (std::isfinite(p.capacity[j])) max_load = std::max(max_load, p.capacity[j] - x.grad[j]);
-  double lipschitz = std::max(2.0 * max_load / gamma, 1e-12);
+  // (the floor, for a start with no load on any capacity, in the problem's own units: the
+  // method must not depend on how r and A are scaled)
+  double lipschitz = std::max(2.0 * max_load / gamma, 1e-12 * total_mass / gamma);
 
   int uncertified_stages = 0;
   for (;;) {
@@ -184,7 +186,7 @@ gradient_end minimize_by_gradient(const problem& p, const bound_options& o, dual
         const double secant = std::sqrt(g2 / dist2);
         lipschitz = secant > lipschitz ? 2.0 * secant : std::max(secant, 0.0625 * lipschitz);
       }
-      if (!std::isfinite(yn.smooth) || yn.smooth > 2.0 * std::fabs(stage_best) + 1.0) {
+      if (!std::isfinite(yn.smooth) || yn.smooth > 2.0 * stage_best) {  // stage_best >= D > 0
         // a step far too long: go back to the stage's best point with a shorter step
         lipschitz *= 4.0;
         t = 1.0;

@@ -14,6 +14,7 @@
 #include "cli.hpp"
 #include "errors.hpp"
 #include "outputs.hpp"
+#include "solver.hpp"
 
 namespace attnswarm::cli {
 
@@ -41,9 +42,12 @@ int run_eval(eval_flags& f) {
                         std::to_string(p.tasks) + ") = segments x tasks of the problem");
     a.read_f64(0, a.size(), w.data());
     for (std::size_t k = 0; k < w.size(); ++k)
-      if (!std::isfinite(w[k]))
-        throw input_error(f.policy + ": non-finite value at row " + std::to_string(k / p.tasks) + ", column " +
-                          std::to_string(k % p.tasks));
+      if (!(std::fabs(w[k]) <= k_max_log_boost))
+        throw input_error(f.policy + ": " + (std::isfinite(w[k]) ? "log-boost " + fmt("%g", w[k]) : "non-finite value") +
+                          " at row " + std::to_string(k / p.tasks) + ", column " + std::to_string(k % p.tasks) +
+                          " (a policy holds log-boosts in [-" + fmt("%g", k_max_log_boost) + ", " +
+                          fmt("%g", k_max_log_boost) + "]; -" + fmt("%g", k_max_log_boost) +
+                          " all but shuts a task out)");
     // A policy written by `solve` has its shape in the summary.json beside it.
     const auto summary = std::filesystem::path(f.policy).parent_path() / "summary.json";
     if ((!f.tau || !f.beta) && std::filesystem::exists(summary)) {

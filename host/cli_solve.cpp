@@ -37,7 +37,8 @@ void check_solve_flags(solve_flags& f) {
   if (f.o.particles < 1) throw input_error("--particles: must be >= 1");
   if (f.o.iterations < 0) throw input_error("--iterations: must be >= 0");
   if (f.o.search_iterations < 0) throw input_error("--search-iterations: must be >= 0");
-  if (!(f.o.w_max > 0.0) || !std::isfinite(f.o.w_max)) throw input_error("--w-max: must be a finite number > 0");
+  if (!(f.o.w_max > 0.0 && f.o.w_max <= k_max_log_boost))
+    throw input_error("--w-max: must be a number in (0, " + fmt("%g", k_max_log_boost) + "]");
   if (f.o.stall < 0) throw input_error("--stall: must be >= 0 (0 = never)");
   if (f.o.time_limit_s < 0) throw input_error("--time-limit: must be >= 0 (0 = none)");
   if (f.o.topk < 0) throw input_error("--topk: must be >= 0");

@@ -53,6 +53,7 @@ class cpu_backend final : public backend {
     const std::int64_t m = p_.tasks, n = p_.users;
     h_.assign(static_cast<std::size_t>(n * 2 * m), 0.0f);
     r_.resize(static_cast<std::size_t>(n));
+    const double mass_scale = float32_scale(p_.largest_mass), value_scale = float32_scale(p_.largest_attraction);
 #pragma omp parallel num_threads(threads_)
     {
       std::vector<double> f(m), a(m), g0(m);
@@ -64,10 +65,10 @@ class cpu_backend final : public backend {
           shape_row(fi, ai, static_cast<int>(m), 1.0 / s.tau, s.beta, g0.data());
           for (std::int64_t j = 0; j < m; ++j) {
             h[j] = static_cast<float>(g0[j]);
-            h[m + j] = static_cast<float>(static_cast<double>(ai[j]) * g0[j]);
+            h[m + j] = static_cast<float>(static_cast<double>(ai[j]) * value_scale * g0[j]);
           }
         });
-        r_[static_cast<std::size_t>(k)] = static_cast<float>(p_.mass[static_cast<std::size_t>(i)]);
+        r_[static_cast<std::size_t>(k)] = static_cast<float>(p_.mass[static_cast<std::size_t>(i)] * mass_scale);
       }
     }
     shaped_ = true;
@@ -127,6 +128,9 @@ class cpu_backend final : public backend {
         }
       }
     }
+    // the products saw r and A scaled by powers of two (set_shape); dividing is exact
+    const double load_unit = 1.0 / float32_scale(p_.largest_mass);
+    const double value_unit = load_unit / float32_scale(p_.largest_attraction);
     for (int q = 0; q < pc; ++q) {
       double u = 0.0;
       for (std::int64_t j = 0; j < m; ++j) {
@@ -135,7 +139,7 @@ class cpu_backend final : public backend {
           load += acc[slot * lv + q * 2 * m + j];
           value += acc[slot * lv + q * 2 * m + m + j];
         }
-        u += capacity_factor(p_.capacity[static_cast<std::size_t>(j)], load) * value;
+        u += capacity_factor(p_.capacity[static_cast<std::size_t>(j)], load * load_unit) * value * value_unit;
       }
       served[q] = u;
     }

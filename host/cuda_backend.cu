@@ -146,8 +146,8 @@ class cuda_backend final : public backend {
       r_.poison(stream_.get());
       rows_->for_each([&](const detail::batch_view& b) {
         const std::size_t at = static_cast<std::size_t>(b.batch->begin);
-        launch_shape_rows(b.d_f, b.d_a, b.d_mass, b.batch->rows, m(), 1.0 / s.tau, s.beta, h_.get() + at * 2 * m(),
-                          r_.get() + at, stream_.get());
+        launch_shape_rows(b.d_f, b.d_a, b.d_mass, b.batch->rows, m(), 1.0 / s.tau, s.beta, mass_scale_, value_scale_,
+                          h_.get() + at * 2 * m(), r_.get() + at, stream_.get());
       });
     }
   }
@@ -332,7 +332,8 @@ class cuda_backend final : public backend {
         h += static_cast<std::size_t>(b.batch->begin) * 2 * mm;
         r += b.batch->begin;
       } else {
-        launch_shape_rows(b.d_f, b.d_a, b.d_mass, rows, mm, inv_tau, beta, h_.get(), r_.get(), stream_.get());
+        launch_shape_rows(b.d_f, b.d_a, b.d_mass, rows, mm, inv_tau, beta, mass_scale_, value_scale_, h_.get(),
+                          r_.get(), stream_.get());
       }
       const std::size_t seg = static_cast<std::size_t>(b.batch->segment) * pc * mm;
       const float* e = e32_.get() + seg;
@@ -351,8 +352,14 @@ class cuda_backend final : public backend {
     std::vector<double> acc(static_cast<std::size_t>(pc) * 2 * mm);
     acc_.download(acc.data(), acc.size(), stream_.get());
     stream_.sync();
+    // the products saw r and A scaled by powers of two (shape rows); dividing is exact
+    const double load_unit = 1.0 / mass_scale_, value_unit = load_unit / value_scale_;
     for (int q = 0; q < pc; ++q) {
-      const double* lv = acc.data() + static_cast<std::size_t>(q) * 2 * mm;
+      double* lv = acc.data() + static_cast<std::size_t>(q) * 2 * mm;
+      for (int j = 0; j < mm; ++j) {
+        lv[j] *= load_unit;
+        lv[mm + j] *= value_unit;
+      }
       served[q] = served_utilization(p_.capacity.data(), lv, lv + mm, mm);
     }
   }
@@ -361,6 +368,7 @@ class cuda_backend final : public backend {
   device_select select_;
   eval_kernel eval_;
   bool poison_workspaces_;
+  double mass_scale_ = float32_scale(p_.largest_mass), value_scale_ = float32_scale(p_.largest_attraction);
   std::string description_;
   detail::cuda_stream stream_;
   detail::cublas_handle blas_;

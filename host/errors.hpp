@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace attnswarm {
 
@@ -18,5 +19,10 @@ class unavailable_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// `text` made fit to print as one line of a terminal or log: control characters (newlines
+// included) and bytes that are not UTF-8 become \xNN. Messages quote what a file holds, and
+// a corrupt file holds anything.
+std::string one_line(std::string_view text);
 
 }  // namespace attnswarm

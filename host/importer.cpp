@@ -77,6 +77,9 @@ struct event_columns {
 };
 
 // The weights of --kind-weights "view=1,click=3,purchase=10", by kind id.
+// Bundles store F and A as float32, so a value or weight past its range could only become inf.
+constexpr double k_largest_float32 = std::numeric_limits<float>::max();
+
 struct kind_weights {
   key_index kinds;
   std::vector<double> weight;
@@ -89,8 +92,8 @@ kind_weights parse_kind_weights(const std::string& text) {
     const auto eq = item.find('=');
     double v = 0.0;
     if (eq == std::string::npos || !parse_csv_number(std::string_view(item).substr(eq + 1), v) || !(v >= 0.0) ||
-        !std::isfinite(v))
-      throw input_error("--kind-weights: '" + item + "' is not NAME=WEIGHT with a weight >= 0");
+        !(v <= k_largest_float32))
+      throw input_error("--kind-weights: '" + item + "' is not NAME=WEIGHT with a weight >= 0 (and in float32's range)");
     const int id = w.kinds.insert(csv_trim(std::string_view(item).substr(0, eq)));
     w.weight.resize(w.kinds.size());
     w.weight[static_cast<std::size_t>(id)] = v;
@@ -272,6 +275,7 @@ import_report import_events(const import_options& o) {
     if (cols.value >= 0) {
       if (!parse_csv_number(f[cols.value], e.value)) return reject("unparsable value");
       if (!(e.value >= 0.0) || !std::isfinite(e.value)) return reject("negative, infinite or NaN value");
+      if (e.value > k_largest_float32) return reject("value past float32's range");
     }
     if (cols.time >= 0 && !parse_csv_time(f[cols.time], e.time)) return reject("unparsable time");
     if (cols.kind >= 0) {
@@ -378,6 +382,11 @@ import_report import_events(const import_options& o) {
         // Shrinkage toward the task's rate: (V + a * rate_t) / (F + a), never 0/0.
         arow[t] = static_cast<float>((c.v + o.prior_strength * prior[t]) / (c.f + o.prior_strength));
       }
+      for (std::int64_t t = 0; t < m; ++t)
+        if (!std::isfinite(frow[t]) || !std::isfinite(arow[t]))
+          throw input_error(o.events + ": the " + (std::isfinite(frow[t]) ? "attraction" : "interest") + " of user '" +
+                            users.key(static_cast<std::size_t>(i)) + "' in task '" + tasks.key(static_cast<std::size_t>(t)) +
+                            "' is past float32's range (scale the values or --kind-weights down)");
       fitness.write(frow.data(), m);
       attraction.write(arow.data(), m);
     }

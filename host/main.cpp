@@ -28,13 +28,13 @@ int main(int argc, char** argv) {
     for (const auto& c : commands)
       if (*c.app) return c.run();
   } catch (const input_error& e) {
-    std::fprintf(stderr, "attnswarm: error: %s\n", e.what());
+    std::fprintf(stderr, "attnswarm: error: %s\n", one_line(e.what()).c_str());
     return 2;
   } catch (const unavailable_error& e) {
-    std::fprintf(stderr, "attnswarm: error: %s\n", e.what());
+    std::fprintf(stderr, "attnswarm: error: %s\n", one_line(e.what()).c_str());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "attnswarm: internal error: %s\n", e.what());
+    std::fprintf(stderr, "attnswarm: internal error: %s\n", one_line(e.what()).c_str());
     return 1;
   }
   return 0;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "errors.hpp"
@@ -24,6 +25,12 @@ const char* dtype_name(dtype t) {
 }
 
 std::size_t dtype_size(dtype t) { return (t == dtype::f32 || t == dtype::i32) ? 4 : 8; }
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string t = "(";
+  for (std::size_t k = 0; k < shape.size(); ++k) t += (k ? ", " : "") + std::to_string(shape[k]);
+  return t + (shape.size() == 1 ? ",)" : ")");
+}
 
 namespace {
 
@@ -69,7 +76,7 @@ dtype parse_descr(std::string descr, const std::string& path) {
   if (descr == "<f8") return dtype::f64;
   if (descr == "<i4") return dtype::i32;
   if (descr == "<i8") return dtype::i64;
-  fail(path, "unsupported dtype '" + descr +
+  fail(path, "unsupported dtype '" + one_line(descr) +
                  "' (expected little-endian float32, float64, int32 or int64)");
 }
 
@@ -84,14 +91,30 @@ std::vector<std::int64_t> parse_shape(const std::string& text, const std::string
     try {
       v = std::stoll(text.substr(i), &used);
     } catch (const std::exception&) {
-      fail(path, "not a valid .npy file (bad shape " + text + ")");
+      fail(path, "not a valid .npy file (bad shape " + one_line(text) + ")");
     }
-    if (v < 0) fail(path, "not a valid .npy file (negative dimension in " + text + ")");
+    if (v < 0) fail(path, "not a valid .npy file (negative dimension in " + one_line(text) + ")");
     shape.push_back(v);
     i += used;
     while (i < text.size() && text[i] == 'L') ++i;
   }
   return shape;
+}
+
+constexpr std::size_t k_too_many_bytes = std::numeric_limits<std::size_t>::max();
+
+// Bytes the elements of `shape` take, or k_too_many_bytes when that does not fit in a
+// size_t: a corrupt header must not wrap round to a size that a short file seems to hold.
+std::size_t data_bytes(const std::vector<std::int64_t>& shape, dtype type) {
+  for (auto d : shape)
+    if (d == 0) return 0;
+  std::size_t bytes = dtype_size(type);
+  for (auto d : shape) {
+    const auto n = static_cast<std::size_t>(d);
+    if (bytes > k_too_many_bytes / n) return k_too_many_bytes;
+    bytes *= n;
+  }
+  return bytes;
 }
 
 }  // namespace
@@ -138,11 +161,17 @@ npy_array::npy_array(const std::string& path) : path_(path) {
   if (dict_value(header, "fortran_order", path) != "False")
     fail(path, "Fortran-ordered arrays are not supported (save with C order)");
   shape_ = parse_shape(dict_value(header, "shape", path), path);
-  const std::size_t need = static_cast<std::size_t>(size()) * dtype_size(type_);
   const std::size_t have = file_len - prefix - header_len;
+  const std::size_t need = data_bytes(shape_, type_);
+  if (need == k_too_many_bytes)
+    fail(path, "not a valid .npy file (shape " + shape_text(shape_) + " needs more bytes than any file holds)");
   if (have < need)
     fail(path, "truncated file: data holds " + std::to_string(have) + " bytes, shape needs " +
                    std::to_string(need));
+  // The spec pads the header so that the data is aligned; reading elements in place relies on it.
+  if ((prefix + header_len) % dtype_size(type_) != 0)
+    fail(path, "not a valid .npy file (data starts at byte " + std::to_string(prefix + header_len) +
+                   ", not a multiple of its " + std::to_string(dtype_size(type_)) + "-byte elements)");
   data_ = bytes + prefix + header_len;
 }
 

@@ -15,6 +15,8 @@ enum class dtype { f32, f64, i32, i64 };
 
 const char* dtype_name(dtype t);
 std::size_t dtype_size(dtype t);
+// A shape as NumPy prints it: (3, 4), (5,), ().
+std::string shape_text(const std::vector<std::int64_t>& shape);
 
 // A read-only memory-mapped .npy array. Throws input_error naming the file on any problem
 // (unreadable, bad header, Fortran order, unsupported dtype, truncated data).

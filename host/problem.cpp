@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 
@@ -15,12 +16,6 @@ namespace attnswarm {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string shape_text(const std::vector<std::int64_t>& s) {
-  std::string t = "(";
-  for (std::size_t k = 0; k < s.size(); ++k) t += (k ? ", " : "") + std::to_string(s[k]);
-  return t + (s.size() == 1 ? ",)" : ")");
-}
 
 void require_float(const npy_array& a) {
   if (a.type() != dtype::f32 && a.type() != dtype::f64)
@@ -34,40 +29,59 @@ void require_shape(const npy_array& a, const std::vector<std::int64_t>& want) {
                       shape_text(want) + " expected from fitness.npy");
 }
 
-const char* value_problem(double v) {
+std::string value_problem(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return "infinite value";
+  if (v > std::numeric_limits<float>::max()) {
+    char text[64];
+    std::snprintf(text, sizeof text, "value %.6g past float32's range (3.4e+38)", v);
+    return text;
+  }
   return "negative value";
 }
 
-// First element (lowest index) of a matrix that is NaN, infinite or negative; -1 if none.
+struct matrix_scan {
+  std::int64_t first_bad = -1;  // lowest index of a NaN, infinite, negative or too large value
+  double largest = 0.0;
+};
+
+// F and A are float32 to the model (DESIGN §1): a float64 value that float32 cannot hold is
+// as bad as an infinite one.
 template <typename T>
-std::int64_t first_bad(const T* x, std::int64_t n) {
+matrix_scan scan_matrix(const T* x, std::int64_t n) {
   std::int64_t first = std::numeric_limits<std::int64_t>::max();
+  T largest = 0;
   constexpr std::int64_t block = 1 << 16;
-#pragma omp parallel for schedule(dynamic, 1) reduction(min : first)
+  constexpr T limit = std::numeric_limits<float>::max();
+#pragma omp parallel for schedule(dynamic, 1) reduction(min : first) reduction(max : largest)
   for (std::int64_t b = 0; b < n; b += block) {
     if (b >= first) continue;
     const std::int64_t e = std::min(n, b + block);
     for (std::int64_t k = b; k < e; ++k) {
       const T v = x[k];
-      // !(v >= 0) catches NaN; v > max catches +inf.
-      if (!(v >= T(0)) || v > std::numeric_limits<T>::max()) {
+      // !(v >= 0) catches NaN; v > limit catches +inf.
+      if (!(v >= T(0)) || v > limit) {
         first = std::min(first, k);
         break;
       }
+      largest = std::max(largest, v);
     }
   }
-  return first == std::numeric_limits<std::int64_t>::max() ? -1 : first;
+  matrix_scan scan;
+  if (first != std::numeric_limits<std::int64_t>::max()) scan.first_bad = first;
+  scan.largest = static_cast<float>(largest);
+  return scan;
 }
 
-void check_matrix(const npy_array& a, std::int64_t cols) {
-  const std::int64_t k = a.type() == dtype::f32
-                             ? first_bad(static_cast<const float*>(a.data()), a.size())
-                             : first_bad(static_cast<const double*>(a.data()), a.size());
+// The matrix's largest value; throws input_error at its first bad one.
+double check_matrix(const npy_array& a, std::int64_t cols) {
+  const matrix_scan scan = a.type() == dtype::f32 ? scan_matrix(static_cast<const float*>(a.data()), a.size())
+                                                  : scan_matrix(static_cast<const double*>(a.data()), a.size());
+  const std::int64_t k = scan.first_bad;
   if (k >= 0)
-    throw input_error(a.path() + ": " + value_problem(a.get_f64(k)) + " at row " +
-                      std::to_string(k / cols) + ", column " + std::to_string(k % cols));
+    throw input_error(a.path() + ": " + value_problem(a.get_f64(k)) + " at row " + std::to_string(k / cols) +
+                      ", column " + std::to_string(k % cols));
+  return scan.largest;
 }
 
 std::vector<std::string> read_task_names(const fs::path& file, std::int64_t tasks) {
@@ -90,7 +104,7 @@ std::vector<std::string> read_task_names(const fs::path& file, std::int64_t task
 
 void validate_values(problem& p) {
   check_matrix(p.fitness, p.tasks);
-  check_matrix(p.attraction, p.tasks);
+  p.largest_attraction = check_matrix(p.attraction, p.tasks);
   std::int64_t idle = 0;
   const auto* f32 = static_cast<const float*>(p.fitness.data());
   const auto* f64 = static_cast<const double*>(p.fitness.data());
@@ -100,7 +114,7 @@ void validate_values(problem& p) {
   for (std::int64_t i = 0; i < p.users; ++i) {
     bool any = false;
     for (std::int64_t j = 0; j < m && !any; ++j)
-      any = is32 ? f32[i * m + j] > 0.0f : f64[i * m + j] > 0.0;
+      any = is32 ? f32[i * m + j] > 0.0f : static_cast<float>(f64[i * m + j]) > 0.0f;
     idle += any ? 0 : 1;
   }
   p.idle_users = idle;
@@ -134,11 +148,12 @@ problem load_problem(const std::string& dir_text) {
     require_shape(r, {p.users});
     for (std::int64_t i = 0; i < p.users; ++i) {
       const double v = r.get_f64(i);
-      if (!(v >= 0.0) || std::isinf(v))
+      if (!(v >= 0.0) || v > std::numeric_limits<float>::max())
         throw input_error(r.path() + ": " + value_problem(v) + " at row " + std::to_string(i));
       p.mass[static_cast<std::size_t>(i)] = v;
     }
   }
+  for (double r : p.mass) p.largest_mass = std::max(p.largest_mass, r);
 
   p.segment.assign(static_cast<std::size_t>(p.users), 0);
   if (fs::exists(dir / "segment.npy")) {

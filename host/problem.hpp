@@ -22,12 +22,20 @@ struct problem {
   std::vector<double> capacity;       // M, +inf where unbounded
   std::vector<std::string> task_names;  // M, from tasks.csv when the bundle has one
   std::int64_t idle_users = 0;          // users with no eligible task (F_i = 0)
+  double largest_mass = 0.0;            // max r_i
+  double largest_attraction = 0.0;      // max A_ij
 
   std::int64_t dims() const { return static_cast<std::int64_t>(segments) * tasks; }
-  // Reads row i of F (or A) into out[0..M) as doubles.
-  void fitness_row(std::int64_t i, double* out) const { fitness.read_f64(i * tasks, tasks, out); }
-  void attraction_row(std::int64_t i, double* out) const {
-    attraction.read_f64(i * tasks, tasks, out);
+  // Row i of F (or A) in out[0..M): the model's values, which are float32 (DESIGN §1), so
+  // a float64 bundle is rounded here just as the CUDA backend's upload rounds it.
+  void fitness_row(std::int64_t i, double* out) const { float32_row(fitness, i, out); }
+  void attraction_row(std::int64_t i, double* out) const { float32_row(attraction, i, out); }
+
+ private:
+  void float32_row(const npy_array& a, std::int64_t i, double* out) const {
+    a.read_f64(i * tasks, tasks, out);
+    if (a.type() == dtype::f64)
+      for (std::int64_t j = 0; j < tasks; ++j) out[j] = static_cast<float>(out[j]);
   }
 };
 

@@ -15,6 +15,11 @@
 
 namespace attnswarm {
 
+// Largest |W_sj| a policy may hold (--w-max; eval --policy): exp(W) stays well inside
+// float32's range, with room for the batched evaluation's products (e^50 = 5e21), and a boost
+// of e^100 = 3e43 of one task over another is more than any use asks.
+constexpr double k_max_log_boost = 50.0;
+
 struct solve_options {
   int particles = 128;
   int iterations = 200;

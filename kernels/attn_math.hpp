@@ -207,4 +207,16 @@ ATTN_HD double served_utilization(const double* capacity, const double* load, co
   return u;
 }
 
+// The power of two that brings `largest` into [1, 2) (1 when largest is 0, or not finite).
+// The batched evaluation multiplies masses and attractions by such factors before its float32
+// products and divides them out of the float64 sums: exact (powers of two only move the
+// exponent), so results are unchanged, but products and partial sums stay far from float32's
+// overflow and underflow however large or small the data are.
+ATTN_HD double float32_scale(double largest) {
+  if (!(largest > 0.0) || !(largest < HUGE_VAL)) return 1.0;
+  int exponent = 0;
+  frexp(largest, &exponent);  // largest = f * 2^exponent, f in [0.5, 1)
+  return ldexp(1.0, 1 - exponent);
+}
+
 }  // namespace attnswarm

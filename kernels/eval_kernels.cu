@@ -69,10 +69,11 @@ void sum_partials(const T* d_partials, int rows, int width, T* d_out, cudaStream
 }  // namespace
 
 void launch_shape_rows(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
-                       double inv_tau, double beta, float* d_h, float* d_r, cudaStream_t s) {
+                       double inv_tau, double beta, double mass_scale, double value_scale, float* d_h, float* d_r,
+                       cudaStream_t s) {
   if (rows == 0) return;
-  ATTN_LAUNCH(shape_rows_kernel, row_blocks(rows, k_row_warps, 65535), k_row_warps * 32, 0, s)(d_f, d_a, d_mass, rows, m,
-                                                                                     inv_tau, beta, d_h, d_r);
+  ATTN_LAUNCH(shape_rows_kernel, row_blocks(rows, k_row_warps, 65535), k_row_warps * 32, 0, s)(
+      d_f, d_a, d_mass, rows, m, inv_tau, beta, mass_scale, value_scale, d_h, d_r);
   ATTN_CUDA_CHECK(cudaGetLastError());
 }
 

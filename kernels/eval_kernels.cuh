@@ -17,9 +17,11 @@ constexpr int k_max_shared_tasks = 2048;
 // Largest top-k the report kernel writes per user (the driver stages k_report_rows x k).
 constexpr int k_max_topk = 64;
 
-// H = [G0 | A o G0] (rows x 2M) and r = mass as float32, for one shape.
+// H = [G0 | value_scale * A o G0] (rows x 2M) and r = mass_scale * mass as float32, for one
+// shape; the scales are float32_scale()'s powers of two (kernels/attn_math.hpp).
 void launch_shape_rows(const float* d_f, const float* d_a, const double* d_mass, std::int64_t rows, int m,
-                       double inv_tau, double beta, float* d_h, float* d_r, cudaStream_t s);
+                       double inv_tau, double beta, double mass_scale, double value_scale, float* d_h, float* d_r,
+                       cudaStream_t s);
 
 // E of P policies (d_w: P x S x M, as the swarm holds them) for every segment, segment-major:
 // d_e64[s][q][j] = exp(W_q[s, j]) and d_e32 the same in float32.

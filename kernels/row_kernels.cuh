@@ -70,7 +70,8 @@ __device__ std::int64_t first_user() {
 __device__ std::int64_t user_stride() { return static_cast<std::int64_t>(gridDim.x) * (blockDim.x / 32); }
 
 __global__ void shape_rows_kernel(const float* f, const float* a, const double* mass, std::int64_t rows, int m,
-                                  double inv_tau, double beta, float* h, float* r) {
+                                  double inv_tau, double beta, double mass_scale, double value_scale, float* h,
+                                  float* r) {
   const int lane = threadIdx.x % 32;
   for (std::int64_t i = first_user(); i < rows; i += user_stride()) {
     const float* fi = f + i * m;
@@ -82,9 +83,9 @@ __global__ void shape_rows_kernel(const float* f, const float* a, const double* 
     for (int j = lane; j < m; j += 32) {
       const double g = shape_from_key(shape_key(fi[j], ai[j], inv_tau, beta), top, inv_tau, beta);
       hi[j] = static_cast<float>(g);
-      hi[m + j] = static_cast<float>(static_cast<double>(ai[j]) * g);
+      hi[m + j] = static_cast<float>(static_cast<double>(ai[j]) * value_scale * g);
     }
-    if (lane == 0) r[i] = static_cast<float>(mass[i]);
+    if (lane == 0) r[i] = static_cast<float>(mass[i] * mass_scale);
   }
 }
 

@@ -70,6 +70,8 @@ inline backend_options streamed_options(const problem& p, std::int64_t batch, co
 inline void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, const shape& s, std::mt19937_64& rng) {
   SCOPED_TRACE(gpu.device_description());
   ASSERT_EQ(gpu.name(), "cuda");
+  // absolute tolerances in the problem's own units, which may be far from 1
+  const double load_unit = p.largest_mass, value_unit = p.largest_mass * p.largest_attraction;
   std::uniform_real_distribution<double> u(-3.0, 3.0);
   constexpr int policies = 37;  // not a multiple of a warp, nor of the particle group
   std::vector<double> w(static_cast<std::size_t>(policies * p.dims()));
@@ -80,12 +82,12 @@ inline void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, con
   for (int q : {0, 1, policies - 1}) {
     const policy_report want = cpu.report(w.data() + q * p.dims(), s, k);
     const policy_report got = gpu.report(w.data() + q * p.dims(), s, k);
-    EXPECT_TRUE(close(got.served, want.served, 1e-10)) << got.served << " vs " << want.served;
-    EXPECT_TRUE(close(got.utilization, want.utilization, 1e-10));
+    EXPECT_TRUE(close(got.served, want.served, 1e-10, 1e-12 * value_unit)) << got.served << " vs " << want.served;
+    EXPECT_TRUE(close(got.utilization, want.utilization, 1e-10, 1e-12 * value_unit));
     EXPECT_EQ(got.idle_users, want.idle_users);
     for (std::int64_t j = 0; j < p.tasks; ++j) {
-      EXPECT_TRUE(close(got.load[j], want.load[j], 1e-10)) << "load " << j;
-      EXPECT_TRUE(close(got.value[j], want.value[j], 1e-10)) << "value " << j;
+      EXPECT_TRUE(close(got.load[j], want.load[j], 1e-10, 1e-12 * load_unit)) << "load " << j;
+      EXPECT_TRUE(close(got.value[j], want.value[j], 1e-10, 1e-12 * value_unit)) << "value " << j;
     }
     if (q == 1) {  // no atomics, partials added in a fixed order: the same sums every run
       const policy_report again = gpu.report(w.data() + q * p.dims(), s, k);
@@ -96,9 +98,9 @@ inline void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, con
     }
     ASSERT_EQ(got.topk_task.size(), want.topk_task.size());
     for (std::size_t e = 0; e < got.topk_task.size(); ++e) {
-      EXPECT_TRUE(close(got.topk_share[e], want.topk_share[e], 1e-6)) << e;
+      EXPECT_TRUE(close(got.topk_share[e], want.topk_share[e], 1e-6, 1e-12 * load_unit)) << e;
       if (got.topk_task[e] != want.topk_task[e]) {  // only a near-tie may order differently
-        EXPECT_TRUE(close(got.topk_share[e], want.topk_share[e], 1e-12)) << e;
+        EXPECT_TRUE(close(got.topk_share[e], want.topk_share[e], 1e-12, 1e-12 * load_unit)) << e;
       }
     }
   }
@@ -110,21 +112,23 @@ inline void expect_matches_cpu(const problem& p, backend& cpu, backend& gpu, con
   for (int q = 0; q < policies; ++q) {
     const double exact = cpu.report(w.data() + q * p.dims(), s, 0).served;
     EXPECT_TRUE(std::isfinite(fg[q])) << q;
-    EXPECT_TRUE(close(fg[q], exact, 5e-5, 1e-9)) << q << ": " << fg[q] << " vs " << exact;
+    EXPECT_TRUE(close(fg[q], exact, 5e-5, 1e-9 * value_unit)) << q << ": " << fg[q] << " vs " << exact;
   }
 
+  // prices and smoothing in the attraction's units
+  const double a_unit = p.largest_attraction > 0.0 ? p.largest_attraction : 1.0;
   std::vector<double> lambda(p.tasks);
-  for (auto& l : lambda) l = 0.3 * (u(rng) + 3.0) / 6.0;
-  for (double gamma : {0.05, 1e-4}) {
+  for (auto& l : lambda) l = a_unit * 0.3 * (u(rng) + 3.0) / 6.0;
+  for (double gamma : {0.05 * a_unit, 1e-4 * a_unit}) {
     const dual_sums want = cpu.dual_pass(lambda.data(), gamma);
     const dual_sums got = gpu.dual_pass(lambda.data(), gamma);
-    EXPECT_TRUE(close(got.exact, want.exact, 1e-10));
-    EXPECT_TRUE(close(got.smooth, want.smooth, 1e-10));
+    EXPECT_TRUE(close(got.exact, want.exact, 1e-10, 1e-12 * value_unit));
+    EXPECT_TRUE(close(got.smooth, want.smooth, 1e-10, 1e-12 * value_unit));
     ASSERT_EQ(got.soft_load.size(), static_cast<std::size_t>(p.tasks));
     ASSERT_EQ(got.soft_value.size(), static_cast<std::size_t>(p.tasks));
     for (std::int64_t j = 0; j < p.tasks; ++j) {
-      EXPECT_TRUE(close(got.soft_load[j], want.soft_load[j], 1e-9, 1e-12)) << "soft load " << j;
-      EXPECT_TRUE(close(got.soft_value[j], want.soft_value[j], 1e-9, 1e-12)) << "soft value " << j;
+      EXPECT_TRUE(close(got.soft_load[j], want.soft_load[j], 1e-9, 1e-12 * load_unit)) << "soft load " << j;
+      EXPECT_TRUE(close(got.soft_value[j], want.soft_value[j], 1e-9, 1e-12 * value_unit)) << "soft value " << j;
     }
     const dual_sums again = gpu.dual_pass(lambda.data(), gamma);
     EXPECT_EQ(again.exact, got.exact);
@@ -166,6 +170,8 @@ struct backend_case {
   std::int64_t users, tasks;
   int segments;
   double tau, beta;
+  dtype type = dtype::f32;  // float64: values that float32 cannot hold exactly
+  double attraction_scale = 1.0, mass_scale = 1.0;
 };
 
 inline void PrintTo(const backend_case& c, std::ostream* os) { *os << c.name; }
@@ -176,8 +182,11 @@ void expect_every_path_matches_cpu(const backend_case& c, Make&& make, std::int6
   std::mt19937_64 rng(std::hash<std::string>{}(c.name));
   instance_options o = sized(c.users, c.tasks, c.segments);
   o.zero_rows = 0.05;
+  o.float32_values = c.type == dtype::f32;
+  o.attraction_scale = c.attraction_scale;
+  o.mass_scale = c.mass_scale;
   temp_dir tmp;
-  const problem p = load_instance(tmp, random_instance(rng, o));
+  const problem p = load_instance(tmp, random_instance(rng, o), c.type);
   expect_every_path_matches_cpu(p, shape{c.tau, c.beta}, make, streamed_batch, rng);
 }
 
@@ -214,6 +223,12 @@ inline random_case draw_case(std::mt19937_64& rng, std::int64_t max_users, std::
   c.instance.infinite_capacity = u(rng) < 0.1 ? 1.0 : u(rng);
   c.instance.with_capacity = u(rng) < 0.9;
   c.type = u(rng) < 0.7 ? dtype::f32 : dtype::f64;
+  c.instance.float32_values = c.type == dtype::f32 || u(rng) < 0.5;  // float64 bundles are rounded on load
+  if (u(rng) < 0.2) {  // magnitudes whose float32 products over- or underflow unless scaled
+    const double attraction[] = {1e-30, 1e-6, 1e6, 3e37}, mass[] = {1e-30, 1e-3, 1e4, 1e35};
+    c.instance.attraction_scale = attraction[rng() % 4];
+    c.instance.mass_scale = mass[rng() % 4];
+  }
   const double taus[] = {1.0, 0.5, 0.25, 2.0, 0.2 + 2.8 * u(rng)};
   c.s.tau = taus[rng() % 5];
   c.s.beta = u(rng) < 0.3 ? 0.0 : 4.0 * u(rng);

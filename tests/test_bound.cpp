@@ -253,6 +253,31 @@ TEST(Bound, WhereTheGradientMethodStallsAutoTakesTheFlow) {
   EXPECT_FALSE(limited.converged);
 }
 
+// U, LP* and D are homogeneous in r (with the capacities) and in A: the gradient method
+// must take the same steps whatever the units, or a problem in cents or in micro-hours
+// would be certified later (or never). Powers of two, so every product scales exactly.
+TEST(Bound, TheGradientMethodDoesNotDependOnTheUnits) {
+  std::mt19937_64 rng(21);
+  testing::instance_options o = testing::sized(6000, 12, 2);
+  const instance in = testing::random_instance(rng, o);
+  instance scaled = in;
+  const double a_scale = std::ldexp(1.0, 100), r_scale = std::ldexp(1.0, -60);
+  for (auto& a : scaled.attraction) a *= a_scale;
+  for (auto& r : scaled.mass) r *= r_scale;
+  for (auto& c : scaled.capacity) c *= r_scale;
+  temp_dir tmp, tmp_scaled;
+  const problem p = testing::load_instance(tmp, in), ps = testing::load_instance(tmp_scaled, scaled);
+  auto b = make_cpu_backend(p, 0), bs = make_cpu_backend(ps, 0);
+  bound_options gradient;
+  gradient.method = bound_method::gradient;
+  const bound_result r = compute_bound(p, *b, gradient), rs = compute_bound(ps, *bs, gradient);
+  ASSERT_TRUE(r.converged);
+  EXPECT_TRUE(rs.converged);
+  EXPECT_EQ(rs.iterations, r.iterations);
+  EXPECT_NEAR(rs.upper_bound, r.upper_bound * a_scale * r_scale, 1e-12 * rs.upper_bound);
+  EXPECT_NEAR(rs.lp_lower_bound, r.lp_lower_bound * a_scale * r_scale, 1e-12 * rs.upper_bound);
+}
+
 TEST(Bound, TheFlowIsRefusedWhereItWouldRunForHours) {
   problem big;
   big.users = 200000;

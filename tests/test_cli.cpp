@@ -159,6 +159,24 @@ TEST_F(Cli, SolveWritesEveryOutput) {
   EXPECT_TRUE(ej.contains("utilization"));
 }
 
+TEST_F(Cli, EvalTakesLogBoostsUpToFiftyAndSaysWhereOneIsPast) {
+  std::vector<double> w(3 * 11, 0.0);
+  for (int j = 0; j < 11; ++j) w[j] = -50.0;  // segment 0: all shut out alike, so as W = 0
+  w[11 + 4] = 50.0;
+  write_npy(tmp_ / "edge.npy", dtype::f64, {3, 11}, w.data());
+  const auto r = run_cli("eval --json --quiet --tau 1 --beta 0 --problem " + bundle_ + " --policy " + (tmp_ / "edge.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_TRUE(j["served"].is_number()) << r.out;
+  EXPECT_GT(j["served"].get<double>(), 0.0);
+  w[2 * 11 + 7] = -800.0;
+  write_npy(tmp_ / "past.npy", dtype::f64, {3, 11}, w.data());
+  const auto past = run_cli("eval --quiet --problem " + bundle_ + " --policy " + (tmp_ / "past.npy"));
+  EXPECT_EQ(past.exit_code, 2);
+  EXPECT_NE(past.err.find("past.npy: log-boost -800 at row 2, column 7 (a policy holds log-boosts in [-50, 50]"),
+            std::string::npos)
+      << past.err;
+}
 
 TEST_F(Cli, SameSeedSameSummaryAnyThreadCount) {
   const std::string args = "--problem " + bundle_ + " --particles 12 --iterations 15 --search-iterations 2 --seed 9";
@@ -393,6 +411,9 @@ TEST(CliMisc, BadOptionsExitTwo) {
     EXPECT_NE(r.err.find(flag), std::string::npos) << args << ": " << r.err;
     EXPECT_EQ(r.err.find("built-in"), std::string::npos) << args << ": loaded a problem first: " << r.err;
   }
+  const auto w_max = run_cli("solve --w-max 51");
+  EXPECT_EQ(w_max.exit_code, 2);
+  EXPECT_NE(w_max.err.find("--w-max: must be a number in (0, 50]"), std::string::npos) << w_max.err;
   for (const char* cmd : {"solve", "eval", "generate", "info"}) {
     const auto r = run_cli(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;

@@ -50,6 +50,9 @@ const backend_case fake_cases[] = {
     {"one_task", 97, 1, 3, 0.25, 1.0},
     {"two_slabs", 70, 100, 1, 0.5, 2.0},         // 2M = 200 columns: the FP32 kernel's second slab
     {"past_the_fused_kernels", 70, 300, 1, 1.0, 1.0},  // cuBLAS only; row kernels past 48 KiB of shared memory
+    // rounded to float32 on upload as on the CPU; products past float32's range but for the scaling
+    {"float64_huge_values", 161, 13, 2, 0.5, 2.0, dtype::f64, 3e37, 1e3},
+    {"tiny_values", 97, 33, 1, 1.0, 0.0, dtype::f32, 1e-30, 1e-12},
 };
 
 // Every test starts with 1 GiB of free device memory and the lazy schedule, and ends having

@@ -104,6 +104,9 @@ const backend_case gpu_cases[] = {
     {"warp_of_tasks", 777, 32, 3, 1.0, 0.0},
     {"most_fused_tasks", 2000, 128, 1, 1.0, 0.0},
     {"past_the_registers", 1501, 300, 2, 0.5, 1.0},  // the row in shared memory; cuBLAS only
+    // rounded to float32 on upload as on the CPU; products past float32's range but for the scaling
+    {"float64_huge_values", 3001, 13, 2, 0.5, 2.0, dtype::f64, 3e37, 1e3},
+    {"tiny_values", 2049, 33, 1, 1.0, 0.0, dtype::f32, 1e-30, 1e-12},
 };
 
 class GpuVsCpu : public ::testing::TestWithParam<backend_case> {};

@@ -1,6 +1,7 @@
 // `attnswarm import`: the CSV reader, the estimators, bad records, and MovieLens end to end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -71,7 +72,8 @@ const char* k_events =
     "bob,i1,1,yesterday,view\n"              // 10: unparsable time
     "bob,i1,1,2024-01-01,like\n"             // 11: unknown kind
     "bob,zz,1,2024-01-01,view\n"             // 12: unknown map key
-    ",i1,1,2024-01-01,view\n";               // 13: empty user
+    ",i1,1,2024-01-01,view\n"                // 13: empty user
+    "bob,i1,1e39,2024-01-01,view\n";         // 14: past float32
 
 const char* k_map = "item,tasks\ni1,A|B\ni2,B\ni3,C\n";
 
@@ -95,7 +97,7 @@ import_options base_options(const temp_dir& tmp) {
 TEST(Import, EstimatorsIdsAndBadRecords) {
   temp_dir tmp;
   const import_report r = import_events(base_options(tmp));
-  EXPECT_EQ(r.lines, 12);
+  EXPECT_EQ(r.lines, 13);
   EXPECT_EQ(r.events, 4);
   EXPECT_EQ(r.users, 3);
   EXPECT_EQ(r.tasks, 3);
@@ -112,6 +114,7 @@ TEST(Import, EstimatorsIdsAndBadRecords) {
   EXPECT_EQ(first["unparsable time"], 10);
   EXPECT_EQ(first["unknown kind"], 11);
   EXPECT_EQ(first["unknown task-map key"], 12);
+  EXPECT_EQ(first["value past float32's range"], 14);
 
   EXPECT_EQ(slurp(tmp / "bundle/users.csv"), "user,key\n0,alice\n1,\"bob, jr\"\n2,carol\n");
   EXPECT_EQ(slurp(tmp / "bundle/tasks.csv"), "task,name\n0,A\n1,B\n2,C\n");
@@ -195,6 +198,34 @@ TEST(Import, MissingColumnNamesTheColumns) {
   EXPECT_NE(r.err.find("no column 'task' in the header line (columns: user, item, value, time, kind"),
             std::string::npos)
       << r.err;
+}
+
+TEST(Import, InterestPastFloat32IsAClearErrorNotAnInfiniteBundle) {
+  temp_dir tmp;
+  write_file(tmp / "events.csv", "user,task,kind\na,x,view\na,x,view\nb,y,view\n");
+  const auto r = run_cli("import --events " + (tmp / "events.csv") +
+                         " --value-col '' --time-col '' --kind-col kind --kind-weights view=3e38 --out " + (tmp / "x"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("events.csv: the interest of user 'a' in task 'x' is past float32's range"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "x"));
+  EXPECT_EQ(run_cli("import --events " + (tmp / "events.csv") +
+                    " --value-col '' --time-col '' --kind-col kind --kind-weights view=1e39 --out " + (tmp / "x"))
+                .exit_code,
+            2);
+}
+
+TEST(Import, AnErrorQuotingTheFilePrintsAsOneLine) {
+  // a quoted column name may hold a newline, and a log any bytes; the error stays one line
+  temp_dir tmp;
+  {
+    std::ofstream out(tmp / "events.csv", std::ios::binary);
+    out << "\"us\ner\",it\x01" "em,\xff\n1,2,3\n";
+  }
+  const auto r = run_cli("import --events " + (tmp / "events.csv") + " --out " + (tmp / "x"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("(columns: us\\x0aer, it\\x01em, \\xff"), std::string::npos) << r.err;
 }
 
 TEST(Import, MovieLensToGenresThenSolve) {

@@ -85,15 +85,17 @@ class EmulatedRowKernels : public ::testing::TestWithParam<rows_case> {
 TEST_P(EmulatedRowKernels, ShapeRowsAreTheSharedFormulaBitForBit) {
   const shape s{GetParam().tau, GetParam().beta};
   std::vector<float> h(static_cast<std::size_t>(n_) * 2 * m_, std::nanf("")), r(static_cast<std::size_t>(n_), std::nanf(""));
+  const double mass_scale = 0.25, value_scale = 8.0;  // as float32_scale() gives them: powers of two
   emu::launch(dim3(2), dim3(emu::k_row_warps * 32), 0, emu::shape_rows_kernel, f_.data(), a_.data(), p_.mass.data(), n_,
-              m_, 1.0 / s.tau, s.beta, h.data(), r.data());
+              m_, 1.0 / s.tau, s.beta, mass_scale, value_scale, h.data(), r.data());
   std::vector<double> g(static_cast<std::size_t>(m_));
   for (std::int64_t i = 0; i < n_; ++i) {
     shape_row(f_.data() + i * m_, a_.data() + i * m_, m_, 1.0 / s.tau, s.beta, g.data());
-    ASSERT_EQ(r[i], static_cast<float>(p_.mass[i])) << i;
+    ASSERT_EQ(r[i], static_cast<float>(p_.mass[i] * mass_scale)) << i;
     for (int j = 0; j < m_; ++j) {
       ASSERT_EQ(h[i * 2 * m_ + j], static_cast<float>(g[j])) << i << "," << j;
-      ASSERT_EQ(h[i * 2 * m_ + m_ + j], static_cast<float>(static_cast<double>(a_[i * m_ + j]) * g[j])) << i << "," << j;
+      ASSERT_EQ(h[i * 2 * m_ + m_ + j], static_cast<float>(static_cast<double>(a_[i * m_ + j]) * value_scale * g[j]))
+          << i << "," << j;
     }
   }
 }

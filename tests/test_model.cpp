@@ -74,6 +74,7 @@ struct model_case {
   double tau, beta;
   bool with_capacity;
   dtype type;
+  double attraction_scale = 1.0, mass_scale = 1.0;
 };
 
 const model_case model_cases[] = {
@@ -85,6 +86,10 @@ const model_case model_cases[] = {
     {"one_user", 1, 9, 1, 1.0, 1.0, true, dtype::f32},
     {"no_users", 0, 4, 1, 1.0, 0.0, true, dtype::f32},
     {"many_chunks", 5000, 6, 5, 2.0, 0.0, true, dtype::f32},
+    // products and float32 partials far past float32's range, but for the evaluation's scaling
+    {"huge_values", 3000, 9, 2, 1.0, 2.0, true, dtype::f32, 3e37, 1e3},
+    {"tiny_values", 3000, 9, 2, 0.5, 0.0, true, dtype::f32, 1e-30, 1e-12},
+    {"huge_mass_f64", 700, 5, 1, 1.0, 1.0, true, dtype::f64, 1.0, 1e37},
 };
 
 void PrintTo(const model_case& c, std::ostream* os) { *os << c.name; }
@@ -96,7 +101,10 @@ TEST_P(Model, ReportAndBatchedEvaluationMatchBruteForce) {
   std::mt19937_64 rng(std::hash<std::string>{}(c.name));
   testing::instance_options o = testing::sized(c.users, c.tasks, c.segments);
   o.with_capacity = c.with_capacity;
+  o.attraction_scale = c.attraction_scale;
+  o.mass_scale = c.mass_scale;
   const instance in = testing::random_instance(rng, o);
+  const double load_unit = c.mass_scale, value_unit = c.mass_scale * c.attraction_scale;
   temp_dir tmp;
   const problem p = testing::load_instance(tmp, in, c.type);
   auto b = make_cpu_backend(p, 0);
@@ -117,15 +125,17 @@ TEST_P(Model, ReportAndBatchedEvaluationMatchBruteForce) {
     const brute want = brute_force(in, w, s);
     const int k = std::min<int>(3, static_cast<int>(c.tasks));
     const policy_report rep = b->report(w.data(), s, k);
-    EXPECT_TRUE(close(rep.utilization, want.utilization, 1e-10)) << rep.utilization << " vs " << want.utilization;
-    EXPECT_TRUE(close(rep.served, want.served, 1e-10)) << rep.served << " vs " << want.served;
+    EXPECT_TRUE(close(rep.utilization, want.utilization, 1e-10, 1e-12 * value_unit))
+        << rep.utilization << " vs " << want.utilization;
+    EXPECT_TRUE(close(rep.served, want.served, 1e-10, 1e-12 * value_unit)) << rep.served << " vs " << want.served;
     EXPECT_EQ(rep.idle_users, want.idle);
     for (std::int64_t j = 0; j < c.tasks; ++j) {
-      EXPECT_TRUE(close(rep.load[j], want.load[j], 1e-10)) << "load " << j;
-      EXPECT_TRUE(close(rep.value[j], want.value[j], 1e-10)) << "value " << j;
+      EXPECT_TRUE(close(rep.load[j], want.load[j], 1e-10, 1e-12 * load_unit)) << "load " << j;
+      EXPECT_TRUE(close(rep.value[j], want.value[j], 1e-10, 1e-12 * value_unit)) << "value " << j;
     }
     // float32 products with float64 sums: agreement to float32 rounding
-    EXPECT_TRUE(close(served[q], want.served, 2e-5, 1e-9)) << "policy " << q << ": " << served[q] << " vs " << want.served;
+    EXPECT_TRUE(close(served[q], want.served, 2e-5, 1e-9 * value_unit))
+        << "policy " << q << ": " << served[q] << " vs " << want.served;
     // top-k: the k largest shares of each user, in order, -1 past the eligible ones
     for (std::int64_t i = 0; i < c.users; ++i) {
       std::vector<double> row(want.b.begin() + i * c.tasks, want.b.begin() + (i + 1) * c.tasks);
@@ -148,6 +158,43 @@ TEST_P(Model, ReportAndBatchedEvaluationMatchBruteForce) {
 
 INSTANTIATE_TEST_SUITE_P(Design1, Model, ::testing::ValuesIn(model_cases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// DESIGN §1: inputs are float32. A float64 bundle is the float32 bundle of its rounded values,
+// bit for bit, whatever it holds (here a value that rounds to 0 as well).
+TEST(Model, Float64BundlesAreTheirFloat32Rounding) {
+  std::mt19937_64 rng(14);
+  testing::instance_options o = testing::sized(2000, 11, 3);
+  o.float32_values = false;
+  instance in = testing::random_instance(rng, o);
+  for (std::int64_t j = 0; j < in.tasks; ++j) in.fitness[5 * in.tasks + j] = j == 3 ? 1e-50 : 0.0;
+  temp_dir tmp;
+  const problem p64 = testing::load_instance(tmp, in, dtype::f64);
+  temp_dir tmp32;
+  const problem p32 = testing::load_instance(tmp32, in, dtype::f32);
+  EXPECT_EQ(p64.idle_users, p32.idle_users);
+  EXPECT_EQ(p64.largest_attraction, p32.largest_attraction);
+  auto b64 = make_cpu_backend(p64, 0), b32 = make_cpu_backend(p32, 0);
+  const shape s{0.5, 1.0};
+  std::vector<double> all;
+  for (int q = 0; q < 4; ++q) {
+    const auto w = random_policy(rng, p64.dims(), 3.0);
+    all.insert(all.end(), w.begin(), w.end());
+  }
+  const policy_report r64 = b64->report(all.data(), s, 2), r32 = b32->report(all.data(), s, 2);
+  EXPECT_EQ(r64.served, r32.served);
+  EXPECT_EQ(r64.load, r32.load);
+  EXPECT_EQ(r64.topk_task, r32.topk_task);
+  b64->set_shape(s);
+  b32->set_shape(s);
+  std::vector<double> f64(4), f32(4);
+  b64->evaluate(all.data(), 4, f64.data());
+  b32->evaluate(all.data(), 4, f32.data());
+  EXPECT_EQ(f64, f32);
+  const std::vector<double> lambda(static_cast<std::size_t>(p64.tasks), 0.1);
+  const dual_sums d64 = b64->dual_pass(lambda.data(), 0.01), d32 = b32->dual_pass(lambda.data(), 0.01);
+  EXPECT_EQ(d64.exact, d32.exact);
+  EXPECT_EQ(d64.soft_load, d32.soft_load);
+}
 
 TEST(Model, BaselineIsThePlainNormalization) {
   std::mt19937_64 rng(11);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "errors.hpp"
@@ -66,6 +67,28 @@ struct bad_case {
 
 void rewrite(const std::string& dir, const instance& in) { testing::write_bundle(dir, in); }
 
+// Replaces `from` by `to` in the header of a format 1.0 .npy file. With `keep_data_offset`
+// the header's padding absorbs the change, so the data still starts where it did.
+void edit_header(const std::string& path, const std::string& from, const std::string& to, bool keep_data_offset) {
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::size_t len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+  std::string header = bytes.substr(10, len);
+  const std::size_t at = header.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  header.replace(at, from.size(), to);
+  header.pop_back();  // the '\n'
+  while (keep_data_offset && header.size() + 1 > len && header.back() == ' ') header.pop_back();
+  while (keep_data_offset && header.size() + 1 < len) header += ' ';
+  header += '\n';
+  bytes = bytes.substr(0, 8) + static_cast<char>(header.size() & 0xff) + static_cast<char>(header.size() >> 8) +
+          header + bytes.substr(10 + len);
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
 const bad_case bad_cases[] = {
     {"nan_in_fitness", [](instance& in, const std::string& d) { in.fitness[1 * 4 + 2] = NAN; rewrite(d, in); },
      "fitness.npy", "NaN at row 1, column 2"},
@@ -124,6 +147,26 @@ const bad_case bad_cases[] = {
        std::filesystem::resize_file(d + "/attraction.npy", std::filesystem::file_size(d + "/attraction.npy") - 9);
      },
      "attraction.npy", "truncated file"},
+    {"attraction_past_float32",
+     [](instance& in, const std::string& d) {
+       in.attraction[2 * 4 + 1] = 1e39;
+       testing::write_bundle(d, in, dtype::f64);
+     },
+     "attraction.npy", "value 1e+39 past float32's range (3.4e+38) at row 2, column 1"},
+    {"mass_past_float32", [](instance& in, const std::string& d) { in.mass[3] = 5e300; rewrite(d, in); }, "mass.npy",
+     "value 5e+300 past float32's range (3.4e+38) at row 3"},
+    {"shape_past_any_file",
+     // 2^62 x 4 float32 is 2^66 bytes: a size that wraps round to 0 must not pass for a short file
+     [](instance&, const std::string& d) {
+       edit_header(d + "/fitness.npy", "(6, 4)", "(4611686018427387904, 4)", true);
+     },
+     "fitness.npy", "shape (4611686018427387904, 4) needs more bytes than any file holds"},
+    {"misaligned_data",
+     [](instance&, const std::string& d) { edit_header(d + "/attraction.npy", "(6, 4)", "(6,4)", false); },
+     "attraction.npy", "data starts at byte 127, not a multiple of its 4-byte elements"},
+    {"control_bytes_in_header",
+     [](instance&, const std::string& d) { edit_header(d + "/mass.npy", "'<f8'", "'<f8\n\xf0'", true); },
+     "mass.npy", "unsupported dtype '<f8\\x0a\\xf0'"},
     {"missing_fitness", [](instance&, const std::string& d) { std::filesystem::remove(d + "/fitness.npy"); },
      "fitness.npy", "missing (required)"},
 };
@@ -160,6 +203,15 @@ TEST_P(BadInput, IsRejectedWithFileProblemAndPlace) {
 
 INSTANTIATE_TEST_SUITE_P(Design5, BadInput, ::testing::ValuesIn(bad_cases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+TEST(OneLine, KeepsUtf8AndEscapesTheRest) {
+  EXPECT_EQ(one_line("/data/caf\u00e9/\u6570\u636e.npy: ok"), "/data/caf\u00e9/\u6570\u636e.npy: ok");
+  EXPECT_EQ(one_line("a\nb\tc\x7f"), "a\\x0ab\\x09c\\x7f");
+  // a sequence cut short, a stray continuation byte, an overlong lead, a lead past U+10FFFF
+  EXPECT_EQ(one_line("\xe6\x95 \x80 \xc0\xaf \xf5\x80\x80\x80"),
+            "\\xe6\\x95 \\x80 \\xc0\\xaf \\xf5\\x80\\x80\\x80");
+  EXPECT_EQ(one_line(std::string_view("nul\0!", 5)), "nul\\x00!");
+}
 
 TEST(LoadProblem, MissingFolderIsAnInputError) {
   EXPECT_THROW(load_problem("/nonexistent/attnswarm/bundle"), input_error);

@@ -48,15 +48,16 @@ instance random_instance(std::mt19937_64& rng, const instance_options& o) {
   const auto n = static_cast<std::size_t>(o.users), m = static_cast<std::size_t>(o.tasks);
   in.fitness.assign(n * m, 0.0);
   in.attraction.assign(n * m, 0.0);
+  const auto value = [&](double v) { return o.float32_values ? static_cast<float>(v) : v; };
   for (std::size_t i = 0; i < n; ++i) {
     const bool zero_row = u(rng) < o.zero_rows;
     for (std::size_t j = 0; j < m; ++j) {
-      if (!zero_row && u(rng) >= o.ineligible) in.fitness[i * m + j] = static_cast<float>(0.05 + 2.95 * u(rng));
-      if (u(rng) >= o.zero_attraction) in.attraction[i * m + j] = static_cast<float>(u(rng));
+      if (!zero_row && u(rng) >= o.ineligible) in.fitness[i * m + j] = value(0.05 + 2.95 * u(rng));
+      if (u(rng) >= o.zero_attraction) in.attraction[i * m + j] = value(u(rng) * o.attraction_scale);
     }
   }
   in.mass.resize(n);
-  for (auto& r : in.mass) r = 0.2 + 1.6 * u(rng);
+  for (auto& r : in.mass) r = (0.2 + 1.6 * u(rng)) * o.mass_scale;
   if (o.segments > 1) {
     in.segment.resize(n);
     for (auto& s : in.segment) s = static_cast<std::int32_t>(u(rng) * o.segments);
@@ -66,7 +67,8 @@ instance random_instance(std::mt19937_64& rng, const instance_options& o) {
     in.capacity.resize(m);
     const double per_task = std::max(1.0, static_cast<double>(n) / static_cast<double>(m));
     for (auto& c : in.capacity)
-      c = u(rng) < o.infinite_capacity ? std::numeric_limits<double>::infinity() : per_task * (0.2 + 0.8 * u(rng));
+      c = u(rng) < o.infinite_capacity ? std::numeric_limits<double>::infinity()
+                                         : per_task * (0.2 + 0.8 * u(rng)) * o.mass_scale;
   }
   return in;
 }
@@ -90,7 +92,8 @@ std::string describe(const instance_options& o) {
   std::ostringstream os;
   os << o.users << " users x " << o.tasks << " tasks x " << o.segments << " segments, ineligible " << o.ineligible
      << ", idle rows " << o.zero_rows << ", infinite capacities " << o.infinite_capacity
-     << (o.with_capacity ? "" : ", no capacity.npy");
+     << (o.with_capacity ? "" : ", no capacity.npy") << ", attraction scale " << o.attraction_scale
+     << ", mass scale " << o.mass_scale << (o.float32_values ? "" : ", values not float32");
   return os.str();
 }
 

@@ -29,7 +29,7 @@ class temp_dir {
 // A problem held in plain vectors, the way a test builds it.
 struct instance {
   std::int64_t users = 0, tasks = 0;
-  std::vector<double> fitness, attraction;  // N x M, already rounded to float32 when f32
+  std::vector<double> fitness, attraction;  // N x M, rounded to float32 unless float32_values is false
   std::vector<double> mass;                 // N (empty: no mass.npy)
   std::vector<std::int32_t> segment;        // N (empty: no segment.npy)
   std::vector<double> capacity;             // M (empty: no capacity.npy), may hold +inf
@@ -44,6 +44,9 @@ struct instance_options {
   double zero_rows = 0.05;   // share of users with no eligible task
   double infinite_capacity = 0.2;
   bool with_capacity = true;
+  double attraction_scale = 1.0;  // A in [0, scale)
+  double mass_scale = 1.0;        // r in [0.2, 1.8) x scale
+  bool float32_values = true;     // F and A rounded to float32 (false: any double, for float64 bundles)
 };
 
 instance random_instance(std::mt19937_64& rng, const instance_options& o);
