@@ -2,6 +2,8 @@
 // the app and returns what runs it. Bad input is one line on stderr and exit code 2.
 #pragma once
 
+#include <cstdint>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <functional>
@@ -53,6 +55,12 @@ backend_options check_backend_flags(const backend_flags& b, int threads, int par
 void add_bound_method_option(CLI::App* cmd, const std::string& name, std::string& method);
 bound_method parse_bound_method(const std::string& method, const std::string& name);
 
+// --seed as an unsigned 64-bit integer: the digits alone, so that -1 or 2^64 is an error and
+// not a seed wrapped or clamped without a word.
+void add_seed_option(CLI::App* cmd, std::uint64_t& seed, const std::string& help);
+// Most --threads accepted: far past any machine's cores, and short of what makes OpenMP's
+// thread creation fail (it crashed at 100,000).
+constexpr int k_max_threads = 1024;
 void apply_threads(int threads);
 std::string fmt(const char* format, double v);
 

@@ -1,7 +1,9 @@
 #include <omp.h>
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <string>
 
 #include "cli.hpp"
 #include "device_plan.hpp"
@@ -83,8 +85,23 @@ bound_method parse_bound_method(const std::string& method, const std::string& na
   throw input_error(name + ": unknown method '" + method + "' (expected auto, flow or gradient)");
 }
 
+void add_seed_option(CLI::App* cmd, std::uint64_t& seed, const std::string& help) {
+  cmd->add_option_function<std::string>(
+         "--seed",
+         [&seed](const std::string& text) {
+           const char* end = text.data() + text.size();
+           const auto [at, ec] = std::from_chars(text.data(), end, seed);
+           if (text.empty() || ec != std::errc() || at != end)
+             throw CLI::ValidationError("--seed", "'" + text + "' is not an integer in [0, 2^64)");
+         },
+         help)
+      ->type_name("UINT")
+      ->default_str(std::to_string(seed));
+}
+
 void apply_threads(int threads) {
-  if (threads < 0) throw input_error("--threads: must be >= 0 (0 = all cores)");
+  if (threads < 0 || threads > k_max_threads)
+    throw input_error("--threads: must be in [0, " + std::to_string(k_max_threads) + "] (0 = all cores)");
   if (threads > 0) omp_set_num_threads(threads);
 }
 

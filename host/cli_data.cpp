@@ -89,7 +89,7 @@ subcommand add_generate(CLI::App& app) {
   gen_cmd->add_option("--users", f->o.users, "number of users N")->required();
   gen_cmd->add_option("--tasks", f->o.tasks, "number of tasks M")->required();
   gen_cmd->add_option("--segments", f->o.segments, "number of segments S")->capture_default_str();
-  gen_cmd->add_option("--seed", f->o.seed, "generator seed")->capture_default_str();
+  add_seed_option(gen_cmd, f->o.seed, "generator seed");
   gen_cmd->add_option("--capacity-ratio", f->o.capacity_ratio,
                       "capacity / baseline load, times a per-task factor (inf: no capacities)")
       ->capture_default_str();

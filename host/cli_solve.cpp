@@ -40,7 +40,8 @@ void check_solve_flags(solve_flags& f) {
   if (!(f.o.w_max > 0.0 && f.o.w_max <= k_max_log_boost))
     throw input_error("--w-max: must be a number in (0, " + fmt("%g", k_max_log_boost) + "]");
   if (f.o.stall < 0) throw input_error("--stall: must be >= 0 (0 = never)");
-  if (f.o.time_limit_s < 0) throw input_error("--time-limit: must be >= 0 (0 = none)");
+  if (!(f.o.time_limit_s >= 0)) throw input_error("--time-limit: must be >= 0 (0 = none)");
+  if (!(f.o.tol >= 0 && std::isfinite(f.o.tol))) throw input_error("--tol: must be a finite number >= 0");
   if (f.o.topk < 0) throw input_error("--topk: must be >= 0");
   if (f.o.bound_opts.iterations < 0) throw input_error("--bound-iterations: must be >= 0");
   f.o.bound_opts.method = parse_bound_method(f.bound_method, "--bound-method");
@@ -139,7 +140,7 @@ subcommand add_solve(CLI::App& app) {
   solve_cmd->add_option("--iterations", f->o.iterations, "iteration limit of the main swarm")->capture_default_str();
   solve_cmd->add_option("--search-iterations", f->o.search_iterations, "iterations per shape of the shape search")
       ->capture_default_str();
-  solve_cmd->add_option("--seed", f->o.seed, "seed of the swarm's random stream")->capture_default_str();
+  add_seed_option(solve_cmd, f->o.seed, "seed of the swarm's random stream");
   solve_cmd->add_option("--topology", f->topology, "global or ring")->capture_default_str();
   solve_cmd->add_option("--inertia", f->inertia, "constant (0.7298) or linear (0.9 -> 0.4)")->capture_default_str();
   solve_cmd->add_option("--tau", f->tau, "fix the sharpness tau (> 0); searched unless tau and beta are both given");

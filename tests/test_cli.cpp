@@ -405,7 +405,14 @@ TEST(CliMisc, BadOptionsExitTwo) {
            {"solve --eval-path wmma", "--eval-path"},
            {"solve --device-memory 12X", "--device-memory"},
            {"eval --device-memory 0", "--device-memory"},
-           {"bound --backend tpu", "--backend"}}) {
+           {"bound --backend tpu", "--backend"},
+           {"solve --seed -1", "--seed"},
+           {"solve --seed 18446744073709551616", "--seed"},
+           {"generate --users 3 --tasks 2 --out x --seed 1e3", "--seed"},
+           {"eval --threads 100000", "--threads"},
+           {"solve --tol nan", "--tol"},
+           {"solve --tol -1", "--tol"},
+           {"solve --time-limit nan", "--time-limit"}}) {
     const auto r = run_cli(args);
     EXPECT_EQ(r.exit_code, 2) << args;
     EXPECT_NE(r.err.find(flag), std::string::npos) << args << ": " << r.err;
