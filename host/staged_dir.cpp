@@ -1,5 +1,6 @@
 #include "staged_dir.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,42 @@ namespace attnswarm {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "host";
+  std::string h(name);
+  std::replace(h.begin(), h.end(), '-', '_');  // '-' separates the parts of a staging name
+  return h;
+}
+
+// Removes the staging folders of `target` that runs on this host left behind when they were
+// killed before they could clean up (SIGKILL from a batch scheduler, a crash): a nightly job
+// would otherwise leave a bundle's worth of files each time. A folder is stale when the
+// process that named it is gone; one of another host (a shared file system) is never touched.
+void remove_stale_staging(const fs::path& parent, const std::string& prefix) {
+  std::error_code ec;
+  for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());  // PID-RANDOM
+    const auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0) continue;
+    pid_t pid = 0;
+    try {
+      pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code rm;
+    fs::remove_all(it->path(), rm);
+  }
+}
+
+}  // namespace
+
 staged_dir::staged_dir(const std::string& target) : target_(target) {
   fs::path t = fs::absolute(fs::path(target)).lexically_normal();
   if (t.filename().empty()) t = t.parent_path();
@@ -25,10 +62,15 @@ staged_dir::staged_dir(const std::string& target) : target_(target) {
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) throw input_error(parent.string() + ": cannot create output folder (" + ec.message() + ")");
+  // .NAME.partial-HOST-PID-RANDOM
+  std::string prefix = ".";  // appended piece by piece: GCC 12 warns falsely on "." + string
+  prefix += t.filename().string();
+  prefix += ".partial-";
+  prefix += host_name();
+  prefix += '-';
+  remove_stale_staging(parent, prefix);
   std::random_device rd;
-  std::string name = ".";
-  name += t.filename().string();
-  name += ".partial-";
+  std::string name = prefix;
   name += std::to_string(::getpid());
   name += '-';
   name += std::to_string(rd() & 0xffffff);

@@ -1,6 +1,7 @@
 // Output folders that are never half-written: files go to a hidden sibling folder first and
 // are renamed into place only by commit(), after everything was written. Without commit()
-// (an error, an exception) the staging folder is removed and the target is untouched.
+// (an error, an exception) the staging folder is removed and the target is untouched. One
+// that a killed run left behind is removed by the next run with the same target.
 #pragma once
 
 #include <string>

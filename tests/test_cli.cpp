@@ -223,6 +223,32 @@ TEST_F(Cli, ExistingOutputFolderKeepsForeignFilesAndFailedSolveWritesNothing) {
     EXPECT_EQ(e.path().filename().string().find(".out.partial"), std::string::npos) << e.path();
 }
 
+// A run killed before it could clean up (SIGKILL) leaves its staging folder; the next run
+// with the same target removes it, but never one of a live process or of another host.
+TEST_F(Cli, StagingFoldersOfKilledRunsAreRemovedByTheNext) {
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  std::string h(host);
+  std::replace(h.begin(), h.end(), '-', '_');
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string prefix = tmp_ / (".out.partial-" + h + "-");
+  const std::string stale = prefix + std::to_string(dead) + "-77", live = prefix + std::to_string(::getpid()) + "-78",
+                    elsewhere = tmp_ / (".out.partial-another_host-" + std::to_string(dead) + "-79");
+  for (const auto& d : {stale, live, elsewhere}) {
+    std::filesystem::create_directories(d);
+    std::ofstream(d + "/fitness.npy") << "half";
+  }
+  const auto r = run_cli("solve --quiet --problem " + bundle_ + " --particles 4 --iterations 2 --tau 1 --beta 0 --out " +
+                         (tmp_ / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(live + "/fitness.npy"));
+  EXPECT_TRUE(std::filesystem::exists(elsewhere + "/fitness.npy"));
+}
+
 TEST_F(Cli, AnOutputFolderThatCannotBeMadeFailsBeforeTheWork) {
   // /proc takes no new folders, not even from root. The problem folder does not exist: the
   // error about --out shows that it was checked before anything was loaded or solved.
