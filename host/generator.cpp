@@ -68,6 +68,8 @@ generator_summary generate_bundle(const generator_options& o, const std::string&
     }
 
   staged_dir out(out_dir);
+  out.require_space(static_cast<double>(n) * (2.0 * 4.0 * static_cast<double>(m) + 8.0 + 4.0) +
+                    8.0 * static_cast<double>(m));
   npy_writer fitness(out.path("fitness.npy"), dtype::f32, {n, m});
   npy_writer attraction(out.path("attraction.npy"), dtype::f32, {n, m});
   npy_writer mass(out.path("mass.npy"), dtype::f64, {n});

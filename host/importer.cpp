@@ -367,6 +367,7 @@ import_report import_events(const import_options& o) {
   for (std::int64_t t = 0; t < m; ++t) prior[t] = task_f[t] > 0.0 ? task_v[t] / task_f[t] : global_rate;
 
   staged_dir out(o.out);
+  out.require_space(static_cast<double>(n) * (2.0 * 4.0 * static_cast<double>(m) + 8.0));
   {
     npy_writer fitness(out.path("fitness.npy"), dtype::f32, {n, m});
     npy_writer attraction(out.path("attraction.npy"), dtype::f32, {n, m});

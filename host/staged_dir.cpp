@@ -90,6 +90,16 @@ std::string staged_dir::path(const std::string& name) {
   return (fs::path(staging_) / name).string();
 }
 
+void staged_dir::require_space(double bytes) const {
+  std::error_code ec;
+  const fs::space_info room = fs::space(staging_, ec);
+  if (ec || bytes <= static_cast<double>(room.available)) return;
+  char text[160];
+  std::snprintf(text, sizeof text, ": needs %.3g GB, and its file system has %.3g GB free", bytes / 1e9,
+                static_cast<double>(room.available) / 1e9);
+  throw input_error(target_ + text);
+}
+
 void staged_dir::commit() {
   if (committed_) return;
   std::error_code ec;

@@ -18,6 +18,9 @@ class staged_dir {
 
   // Where to write `name` now; it appears in the target folder at commit().
   std::string path(const std::string& name);
+  // Throws input_error when the file system holds less than `bytes` free for the staged
+  // files: a bundle of many gigabytes fails at once, not when the disk is full.
+  void require_space(double bytes) const;
   // Renames every staged file into the target folder (created if missing); files of the
   // target that were not staged are left alone.
   void commit();

@@ -249,6 +249,15 @@ TEST_F(Cli, StagingFoldersOfKilledRunsAreRemovedByTheNext) {
   EXPECT_TRUE(std::filesystem::exists(elsewhere + "/fitness.npy"));
 }
 
+TEST_F(Cli, ABundleLargerThanTheDiskFailsBeforeWritingIt) {
+  const auto r = run_cli("generate --quiet --users 100000000000 --tasks 100000 --out " + (tmp_ / "huge"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("huge: needs 8e+07 GB, and its file system has"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "huge"));
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.path()))
+    EXPECT_EQ(e.path().filename().string().find(".huge.partial"), std::string::npos) << e.path();
+}
+
 TEST_F(Cli, AnOutputFolderThatCannotBeMadeFailsBeforeTheWork) {
   // /proc takes no new folders, not even from root. The problem folder does not exist: the
   // error about --out shows that it was checked before anything was loaded or solved.
