@@ -2,6 +2,7 @@
 // host/cli_*.cpp). Bad input is one line on stderr and exit code 2; an internal failure is
 // exit code 1.
 #include <cstdio>
+#include <new>
 #include <vector>
 
 #include "cli.hpp"
@@ -33,6 +34,9 @@ int main(int argc, char** argv) {
   } catch (const unavailable_error& e) {
     std::fprintf(stderr, "attnswarm: error: %s\n", one_line(e.what()).c_str());
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "attnswarm: error: out of host memory (fewer --particles or a smaller --topk need less)\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnswarm: internal error: %s\n", one_line(e.what()).c_str());
     return 1;

@@ -249,6 +249,16 @@ TEST_F(Cli, StagingFoldersOfKilledRunsAreRemovedByTheNext) {
   EXPECT_TRUE(std::filesystem::exists(elsewhere + "/fitness.npy"));
 }
 
+TEST_F(Cli, RunningOutOfHostMemoryIsAClearErrorAndWritesNothing) {
+  // 10^8 particles of 33 dimensions need tens of gigabytes; the shell's limit gives 4
+  const auto r = testing::run_shell("ulimit -v 4000000; " + std::string(ATTNSWARM_BIN_PATH) +
+                                    " solve --quiet --backend cpu --problem " + bundle_ +
+                                    " --iterations 2 --particles 100000000 --tau 1 --beta 0 --out " + (tmp_ / "out"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "attnswarm: error: out of host memory (fewer --particles or a smaller --topk need less)\n");
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "out"));
+}
+
 TEST_F(Cli, ABundleLargerThanTheDiskFailsBeforeWritingIt) {
   const auto r = run_cli("generate --quiet --users 100000000000 --tasks 100000 --out " + (tmp_ / "huge"));
   EXPECT_EQ(r.exit_code, 2);
