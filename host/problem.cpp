@@ -87,14 +87,23 @@ double check_matrix(const npy_array& a, std::int64_t cols) {
 std::vector<std::string> read_task_names(const fs::path& file, std::int64_t tasks) {
   csv_reader in(file.string());
   std::vector<std::string> names(static_cast<std::size_t>(tasks));
+  std::vector<std::int64_t> named_at(static_cast<std::size_t>(tasks), 0);  // line of each task's name
   in.next();  // header: task,name
   while (in.next()) {
     const auto& f = in.fields();
     if (f.size() == 1 && f[0].empty()) continue;
+    const std::string at = " at line " + std::to_string(in.line());
+    if (f.size() < 2) throw input_error(file.string() + ": no name" + at + " (expected task,name)");
     std::int64_t id = -1;
     const auto r = std::from_chars(f[0].data(), f[0].data() + f[0].size(), id);
-    if (f.size() < 2 || r.ec != std::errc() || id < 0 || id >= tasks)
-      throw input_error(file.string() + ": bad task id at line " + std::to_string(in.line()));
+    if (r.ec != std::errc() || r.ptr != f[0].data() + f[0].size() || id < 0 || id >= tasks)
+      throw input_error(file.string() + ": task id '" + std::string(f[0]) + "'" + at + " is not in [0, " +
+                        std::to_string(tasks) + ")");
+    auto& seen = named_at[static_cast<std::size_t>(id)];
+    if (seen > 0)
+      throw input_error(file.string() + ": task " + std::to_string(id) + " named twice (lines " + std::to_string(seen) +
+                        " and " + std::to_string(in.line()) + ")");
+    seen = in.line();
     names[static_cast<std::size_t>(id)] = std::string(f[1]);
   }
   return names;
