@@ -53,7 +53,6 @@ class cpu_backend final : public backend {
     const std::int64_t m = p_.tasks, n = p_.users;
     h_.assign(static_cast<std::size_t>(n * 2 * m), 0.0f);
     r_.resize(static_cast<std::size_t>(n));
-    const double mass_scale = float32_scale(p_.largest_mass), value_scale = float32_scale(p_.largest_attraction);
 #pragma omp parallel num_threads(threads_)
     {
       std::vector<double> f(m), a(m), g0(m);
@@ -65,10 +64,10 @@ class cpu_backend final : public backend {
           shape_row(fi, ai, static_cast<int>(m), 1.0 / s.tau, s.beta, g0.data());
           for (std::int64_t j = 0; j < m; ++j) {
             h[j] = static_cast<float>(g0[j]);
-            h[m + j] = static_cast<float>(static_cast<double>(ai[j]) * value_scale * g0[j]);
+            h[m + j] = static_cast<float>(static_cast<double>(ai[j]) * value_scale_ * g0[j]);
           }
         });
-        r_[static_cast<std::size_t>(k)] = static_cast<float>(p_.mass[static_cast<std::size_t>(i)] * mass_scale);
+        r_[static_cast<std::size_t>(k)] = static_cast<float>(p_.mass[static_cast<std::size_t>(i)] * mass_scale_);
       }
     }
     shaped_ = true;
@@ -128,20 +127,15 @@ class cpu_backend final : public backend {
         }
       }
     }
-    // the products saw r and A scaled by powers of two (set_shape); dividing is exact
-    const double load_unit = 1.0 / float32_scale(p_.largest_mass);
-    const double value_unit = load_unit / float32_scale(p_.largest_attraction);
+    std::vector<double> sums(static_cast<std::size_t>(2 * m));
     for (int q = 0; q < pc; ++q) {
-      double u = 0.0;
-      for (std::int64_t j = 0; j < m; ++j) {
-        double load = 0.0, value = 0.0;
-        for (int slot = 0; slot < slots; ++slot) {
-          load += acc[slot * lv + q * 2 * m + j];
-          value += acc[slot * lv + q * 2 * m + m + j];
-        }
-        u += capacity_factor(p_.capacity[static_cast<std::size_t>(j)], load * load_unit) * value * value_unit;
+      for (std::int64_t c = 0; c < 2 * m; ++c) {
+        double sum = 0.0;
+        for (int slot = 0; slot < slots; ++slot) sum += acc[slot * lv + q * 2 * m + c];
+        sums[static_cast<std::size_t>(c)] = sum;
       }
-      served[q] = u;
+      served[q] = served_from_scaled_sums(p_.capacity.data(), sums.data(), sums.data() + m, static_cast<int>(m),
+                                         mass_scale_, value_scale_);
     }
   }
 
@@ -291,6 +285,8 @@ class cpu_backend final : public backend {
   std::string why_not_cuda_;
   int threads_;
   bool f32_;  // F and A both float32: rows can be read in place
+  // r and A of the batched evaluation's float32 products are scaled by these (set_shape)
+  double mass_scale_ = float32_scale(p_.largest_mass), value_scale_ = float32_scale(p_.largest_attraction);
   std::vector<std::int64_t> order_;  // users sorted by segment (stable)
   std::vector<chunk> chunks_;
   std::vector<float> h_;  // [G0 | A o G0], rows in segment order, for the current shape

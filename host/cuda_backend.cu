@@ -352,15 +352,9 @@ class cuda_backend final : public backend {
     std::vector<double> acc(static_cast<std::size_t>(pc) * 2 * mm);
     acc_.download(acc.data(), acc.size(), stream_.get());
     stream_.sync();
-    // the products saw r and A scaled by powers of two (shape rows); dividing is exact
-    const double load_unit = 1.0 / mass_scale_, value_unit = load_unit / value_scale_;
     for (int q = 0; q < pc; ++q) {
       double* lv = acc.data() + static_cast<std::size_t>(q) * 2 * mm;
-      for (int j = 0; j < mm; ++j) {
-        lv[j] *= load_unit;
-        lv[mm + j] *= value_unit;
-      }
-      served[q] = served_utilization(p_.capacity.data(), lv, lv + mm, mm);
+      served[q] = served_from_scaled_sums(p_.capacity.data(), lv, lv + mm, mm, mass_scale_, value_scale_);
     }
   }
 
@@ -368,6 +362,7 @@ class cuda_backend final : public backend {
   device_select select_;
   eval_kernel eval_;
   bool poison_workspaces_;
+  // r and A of the batched evaluation's float32 products are scaled by these (shape rows)
   double mass_scale_ = float32_scale(p_.largest_mass), value_scale_ = float32_scale(p_.largest_attraction);
   std::string description_;
   detail::cuda_stream stream_;

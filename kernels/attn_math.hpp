@@ -219,4 +219,16 @@ ATTN_HD double float32_scale(double largest) {
   return ldexp(1.0, 1 - exponent);
 }
 
+// U from the batched evaluation's per-task sums, which saw r scaled by mass_scale and A by
+// value_scale: the sums are unscaled in place (exactly), then served_utilization().
+ATTN_HD double served_from_scaled_sums(const double* capacity, double* load, double* value, int m, double mass_scale,
+                                       double value_scale) {
+  const double load_unit = 1.0 / mass_scale, value_unit = load_unit / value_scale;
+  for (int j = 0; j < m; ++j) {
+    load[j] *= load_unit;
+    value[j] *= value_unit;
+  }
+  return served_utilization(capacity, load, value, m);
+}
+
 }  // namespace attnswarm
