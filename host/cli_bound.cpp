@@ -32,7 +32,7 @@ int run_bound(bound_flags& f) {
   const backend_options backend_opts = check_backend_flags(f.b, f.c.threads, 1);
   apply_threads(f.c.threads);
   std::optional<staged_dir> out;  // made now: an output folder that cannot be made fails before the bound
-  if (!f.out.empty()) out.emplace(f.out);
+  if (!f.out.empty()) out.emplace(f.out, k_bound_outputs);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
   auto b = make_backend(f.b.backend, p, backend_opts);
   f.o.interrupt = interrupt_guard::flag();

@@ -10,6 +10,7 @@
 #include "../kernels/attn_math.hpp"
 #include "errors.hpp"
 #include "npy.hpp"
+#include "problem.hpp"
 #include "staged_dir.hpp"
 
 namespace attnswarm {
@@ -48,6 +49,12 @@ generator_summary generate_bundle(const generator_options& o, const std::string&
   if (!(o.capacity_ratio > 0.0)) throw input_error("generate: --capacity-ratio must be > 0 (or inf)");
   const std::int64_t n = o.users, m = o.tasks;
   const int segs = o.segments;
+  // before any work or allocation: a target that cannot take the bundle (too little space, a
+  // file attnswarm did not write) is refused at once, and no per-task table is sized from an
+  // --tasks that no disk could hold
+  staged_dir out(out_dir, k_bundle_outputs);
+  out.require_space(static_cast<double>(n) * (2.0 * 4.0 * static_cast<double>(m) + 8.0 + 4.0) +
+                    8.0 * static_cast<double>(m));
 
   std::vector<double> task_factor(static_cast<std::size_t>(m * k_latent)), quality(m), cap_factor(m);
   for (std::int64_t j = 0; j < m; ++j) {
@@ -67,9 +74,6 @@ generator_summary generate_bundle(const generator_options& o, const std::string&
       popularity[s * m + j] = 0.7 * normal(d.u[0], d.u[1]);
     }
 
-  staged_dir out(out_dir);
-  out.require_space(static_cast<double>(n) * (2.0 * 4.0 * static_cast<double>(m) + 8.0 + 4.0) +
-                    8.0 * static_cast<double>(m));
   npy_writer fitness(out.path("fitness.npy"), dtype::f32, {n, m});
   npy_writer attraction(out.path("attraction.npy"), dtype::f32, {n, m});
   npy_writer mass(out.path("mass.npy"), dtype::f64, {n});

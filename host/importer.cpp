@@ -18,6 +18,7 @@
 #include "errors.hpp"
 #include "import_tables.hpp"
 #include "npy.hpp"
+#include "problem.hpp"
 #include "staged_dir.hpp"
 
 namespace attnswarm {
@@ -366,7 +367,7 @@ import_report import_events(const import_options& o) {
   std::vector<double> prior(m);
   for (std::int64_t t = 0; t < m; ++t) prior[t] = task_f[t] > 0.0 ? task_v[t] / task_f[t] : global_rate;
 
-  staged_dir out(o.out);
+  staged_dir out(o.out, k_bundle_outputs);
   out.require_space(static_cast<double>(n) * (2.0 * 4.0 * static_cast<double>(m) + 8.0));
   {
     npy_writer fitness(out.path("fitness.npy"), dtype::f32, {n, m});

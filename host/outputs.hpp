@@ -20,6 +20,11 @@ struct run_info {
 nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, const run_info& info,
                                     const solve_result& r);
 
+// Every file a solve may write (the top-k only with --topk).
+inline const output_kind k_solve_outputs{"solve",
+                                         {"summary.json", "convergence.csv", "tasks.csv", "policy.npy", "topk_task.npy",
+                                          "topk_share.npy"}};
+
 // Writes every file into `out` (made before the solve, so that an output folder that cannot
 // be made fails before the work) and commits them together.
 void write_solve_outputs(staged_dir& out, const problem& p, const nlohmann::ordered_json& summary,
@@ -27,6 +32,9 @@ void write_solve_outputs(staged_dir& out, const problem& p, const nlohmann::orde
 
 // Numbers of one policy as printed by `eval` (keys utilization, served, idle_users, load, value).
 nlohmann::ordered_json report_json(const problem& p, const shape& s, const policy_report& rep);
+
+// The files of `bound --out`.
+inline const output_kind k_bound_outputs{"bound", {"prices.npy", "bound.json"}};
 
 // What `bound` prints: upper_bound, bound_iterations, passes, converged, gamma, prices.
 nlohmann::ordered_json bound_json(const problem& p, const bound_result& b);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "npy.hpp"
+#include "staged_dir.hpp"
 
 namespace attnswarm {
 
@@ -41,6 +42,11 @@ struct problem {
 
 // Largest segment id accepted: policies are segments x tasks, so ids are dense labels.
 constexpr std::int64_t max_segment_id = (1 << 20) - 1;
+
+// Every file a bundle may hold, as `generate` and `import` write it.
+inline const output_kind k_bundle_outputs{"bundle",
+                                          {"fitness.npy", "attraction.npy", "mass.npy", "segment.npy", "capacity.npy",
+                                           "tasks.csv", "users.csv", "segments.csv", "import.json"}};
 
 // Loads and validates a bundle folder; throws input_error with "file: problem at place".
 problem load_problem(const std::string& dir);

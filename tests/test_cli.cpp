@@ -223,6 +223,41 @@ TEST_F(Cli, ExistingOutputFolderKeepsForeignFilesAndFailedSolveWritesNothing) {
     EXPECT_EQ(e.path().filename().string().find(".out.partial"), std::string::npos) << e.path();
 }
 
+// A rerun into the same folder leaves only its own outputs: no top-k from an earlier run with
+// --topk beside a policy it does not belong to, no capacities from an earlier bundle.
+TEST_F(Cli, ARerunLeavesNoFileOfTheEarlierRun) {
+  const std::string out = tmp_ / "out";
+  const std::string solve = "solve --quiet --problem " + bundle_ + " --particles 4 --iterations 2 --tau 1 --beta 0 --out " + out;
+  ASSERT_EQ(run_cli(solve + " --topk 2").exit_code, 0);
+  ASSERT_TRUE(std::filesystem::exists(out + "/topk_task.npy"));
+  const auto r = run_cli(solve + " --seed 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out + "/topk_task.npy"));
+  EXPECT_FALSE(std::filesystem::exists(out + "/topk_share.npy"));
+  EXPECT_EQ(json::parse(slurp(out + "/summary.json"))["seed"], 4);
+
+  ASSERT_TRUE(std::filesystem::exists(bundle_ + "/capacity.npy"));
+  const auto g = run_cli("generate --quiet --users 500 --tasks 5 --capacity-ratio inf --out " + bundle_);
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_FALSE(std::filesystem::exists(bundle_ + "/capacity.npy"));
+  const auto e = run_cli("eval --json --quiet --problem " + bundle_);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(json::parse(e.out)["served"], json::parse(e.out)["utilization"]);
+}
+
+TEST_F(Cli, AnOutputFileAttnswarmDidNotWriteIsRefusedBeforeTheWork) {
+  const std::string out = tmp_ / "out";
+  std::filesystem::create_directories(out);
+  { std::ofstream(out + "/policy.npy") << "hand-made"; }
+  // the problem folder does not exist: the error about policy.npy shows it came first
+  const auto r = run_cli("solve --quiet --problem " + (tmp_ / "absent") + " --out " + out);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "attnswarm: error: " + out +
+                       "/policy.npy: exists and attnswarm did not write it there (no .attnswarm-outputs entry); "
+                       "move it away or choose another folder for this solve\n");
+  EXPECT_EQ(slurp(out + "/policy.npy"), "hand-made");
+}
+
 // A run killed before it could clean up (SIGKILL) leaves its staging folder; the next run
 // with the same target removes it, but never one of a live process or of another host.
 TEST_F(Cli, StagingFoldersOfKilledRunsAreRemovedByTheNext) {

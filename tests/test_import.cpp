@@ -164,6 +164,46 @@ TEST(Import, SegmentsAndCapacities) {
   EXPECT_THROW(import_events(o), input_error);
 }
 
+// An import into the folder of an earlier one replaces the whole bundle: segments and
+// capacities it was not given this time must not stay from the last time.
+TEST(Import, AgainWithoutSegmentsOrCapacitiesLeavesNoneOfTheEarlierOnes) {
+  temp_dir tmp;
+  import_options o = base_options(tmp);
+  write_file(tmp / "seg.csv", "user,region\nalice,north\ncarol,south\n");
+  write_file(tmp / "cap.csv", "task,capacity\nB,2.5\n");
+  o.segments_file = tmp / "seg.csv";
+  o.capacity_file = tmp / "cap.csv";
+  import_events(o);
+  ASSERT_EQ(load_problem(tmp / "bundle").segments, 3);
+  o.segments_file.clear();
+  o.capacity_file.clear();
+  import_events(o);
+  const problem p = load_problem(tmp / "bundle");
+  EXPECT_EQ(p.segments, 1);
+  for (double c : p.capacity) EXPECT_TRUE(std::isinf(c));
+  for (const char* gone : {"segment.npy", "segments.csv", "capacity.npy"})
+    EXPECT_FALSE(std::filesystem::exists(tmp / ("bundle/" + std::string(gone)))) << gone;
+}
+
+// A solve's tasks.csv is another table than a bundle's: results written into the bundle
+// folder would replace its task names (and make it unreadable), so that is refused up front.
+TEST(Import, ASolveIntoTheBundleFolderIsRefusedAndTheBundleKept) {
+  temp_dir tmp;
+  const import_options o = base_options(tmp);
+  import_events(o);
+  const std::string names = slurp(tmp / "bundle/tasks.csv");
+  const auto r = testing::run_cli("solve --quiet --backend cpu --problem " + o.out + " --out " + o.out);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "attnswarm: error: " + o.out +
+                       "/tasks.csv: belongs to the bundle written there; choose another folder for this solve\n");
+  EXPECT_EQ(slurp(tmp / "bundle/tasks.csv"), names);
+  // the bound's files do not collide with a bundle's
+  const auto b = testing::run_cli("bound --quiet --backend cpu --problem " + o.out + " --out " + o.out);
+  EXPECT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(slurp(tmp / "bundle/tasks.csv"), names);
+  EXPECT_EQ(load_problem(o.out).task_names[2], "C");
+}
+
 TEST(Import, StrictStopsAtTheFirstBadRecordWithExitTwo) {
   temp_dir tmp;
   const import_options o = base_options(tmp);
