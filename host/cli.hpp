@@ -55,8 +55,13 @@ backend_options check_backend_flags(const backend_flags& b, int threads, int par
 void add_bound_method_option(CLI::App* cmd, const std::string& name, std::string& method);
 bound_method parse_bound_method(const std::string& method, const std::string& name);
 
-// --seed as an unsigned 64-bit integer: the digits alone, so that -1 or 2^64 is an error and
-// not a seed wrapped or clamped without a word.
+// A 64-bit integer option read strictly: decimal digits alone (a '-' first where T is
+// signed), so that a value past T's range is an error naming the option, not one clamped
+// without a word as CLI11 does for 64-bit types (2^64 read as 2^63 - 1). T: std::int64_t or
+// std::uint64_t; CLI11 itself refuses what does not fit narrower types.
+template <class T>
+CLI::Option* add_int64_option(CLI::App* cmd, const std::string& name, T& value, const std::string& help);
+// --seed, an unsigned 64-bit integer: -1 or 2^64 is an error, not a seed wrapped or clamped.
 void add_seed_option(CLI::App* cmd, std::uint64_t& seed, const std::string& help);
 // Most --threads accepted: far past any machine's cores, and short of what makes OpenMP's
 // thread creation fail (it crashed at 100,000).

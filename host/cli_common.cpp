@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <type_traits>
 
 #include "cli.hpp"
 #include "device_plan.hpp"
@@ -85,18 +86,29 @@ bound_method parse_bound_method(const std::string& method, const std::string& na
   throw input_error(name + ": unknown method '" + method + "' (expected auto, flow or gradient)");
 }
 
+template <class T>
+CLI::Option* add_int64_option(CLI::App* cmd, const std::string& name, T& value, const std::string& help) {
+  static_assert(sizeof(T) == 8 && std::is_integral_v<T>);
+  constexpr bool is_signed = std::is_signed_v<T>;
+  return cmd
+      ->add_option_function<std::string>(
+          name,
+          [&value, name](const std::string& text) {
+            const char* end = text.data() + text.size();
+            const auto [at, ec] = std::from_chars(text.data(), end, value);
+            if (text.empty() || ec != std::errc() || at != end)
+              throw CLI::ValidationError(name, "'" + text + "' is not an integer in " +
+                                                   (is_signed ? "[-2^63, 2^63)" : "[0, 2^64)"));
+          },
+          help)
+      ->type_name(is_signed ? "INT" : "UINT")
+      ->default_str(std::to_string(value));
+}
+template CLI::Option* add_int64_option(CLI::App*, const std::string&, std::int64_t&, const std::string&);
+template CLI::Option* add_int64_option(CLI::App*, const std::string&, std::uint64_t&, const std::string&);
+
 void add_seed_option(CLI::App* cmd, std::uint64_t& seed, const std::string& help) {
-  cmd->add_option_function<std::string>(
-         "--seed",
-         [&seed](const std::string& text) {
-           const char* end = text.data() + text.size();
-           const auto [at, ec] = std::from_chars(text.data(), end, seed);
-           if (text.empty() || ec != std::errc() || at != end)
-             throw CLI::ValidationError("--seed", "'" + text + "' is not an integer in [0, 2^64)");
-         },
-         help)
-      ->type_name("UINT")
-      ->default_str(std::to_string(seed));
+  add_int64_option(cmd, "--seed", seed, help);
 }
 
 void apply_threads(int threads) {

@@ -77,7 +77,7 @@ subcommand add_import(CLI::App& app) {
   import_cmd->add_option("--map-from-col", f->o.map_from_col, "item column of the task map");
   import_cmd->add_option("--map-to-col", f->o.map_to_col, "task column of the task map");
   import_cmd->add_option("--map-split", f->o.map_split, "separator of several tasks in one field, e.g. '|'");
-  import_cmd->add_option("--max-cells", f->o.max_cells, "largest users x tasks of a dense bundle")->capture_default_str();
+  add_int64_option(import_cmd, "--max-cells", f->o.max_cells, "largest users x tasks of a dense bundle");
   import_cmd->add_flag("--strict", f->o.strict, "stop at the first bad record (exit 2)");
   import_cmd->add_flag("--quiet", f->quiet, "print nothing");
   return {import_cmd, [f] { return run_import(f->o, f->quiet); }};
@@ -86,8 +86,8 @@ subcommand add_import(CLI::App& app) {
 subcommand add_generate(CLI::App& app) {
   auto f = std::make_shared<generate_flags>();
   auto* gen_cmd = app.add_subcommand("generate", "write a deterministic synthetic bundle");
-  gen_cmd->add_option("--users", f->o.users, "number of users N")->required();
-  gen_cmd->add_option("--tasks", f->o.tasks, "number of tasks M")->required();
+  add_int64_option(gen_cmd, "--users", f->o.users, "number of users N")->required();
+  add_int64_option(gen_cmd, "--tasks", f->o.tasks, "number of tasks M")->required();
   gen_cmd->add_option("--segments", f->o.segments, "number of segments S")->capture_default_str();
   add_seed_option(gen_cmd, f->o.seed, "generator seed");
   gen_cmd->add_option("--capacity-ratio", f->o.capacity_ratio,

@@ -3,6 +3,7 @@
 // exit code 1.
 #include <cstdio>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "cli.hpp"
@@ -22,8 +23,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // one line, as every other error: the option, the problem, and where to read more
+    std::string help = "attnswarm";
+    for (const auto& c : commands)
+      if (*c.app) help += " " + c.app->get_name();
+    std::fprintf(stderr, "attnswarm: error: %s (%s --help lists the options)\n", one_line(e.what()).c_str(),
+                 help.c_str());
+    return 2;
   }
   try {
     for (const auto& c : commands)

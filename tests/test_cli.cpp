@@ -492,12 +492,27 @@ TEST(CliMisc, BadOptionsExitTwo) {
            {"eval --threads 100000", "--threads"},
            {"solve --tol nan", "--tol"},
            {"solve --tol -1", "--tol"},
-           {"solve --time-limit nan", "--time-limit"}}) {
+           {"solve --time-limit nan", "--time-limit"},
+           {"generate --users 18446744073709551616 --tasks 2 --out x", "--users"},
+           {"generate --users 3 --tasks 9223372036854775808 --out x", "--tasks"},
+           {"generate --users 0x10 --tasks 2 --out x", "--users"},
+           {"import --events e.csv --out x --max-cells 1e9", "--max-cells"},
+           {"solve --particles 99999999999", "--particles"},
+           {"solve --no-such-flag", "--no-such-flag"}}) {
     const auto r = run_cli(args);
     EXPECT_EQ(r.exit_code, 2) << args;
     EXPECT_NE(r.err.find(flag), std::string::npos) << args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("attnswarm: error: ", 0), 0u) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
     EXPECT_EQ(r.err.find("built-in"), std::string::npos) << args << ": loaded a problem first: " << r.err;
   }
+  EXPECT_EQ(run_cli("solve --particles many").err,
+            "attnswarm: error: Could not convert: --particles = many (attnswarm solve --help lists the options)\n");
+  // the largest --tasks that fits is refused for want of disk, before any table is sized from it
+  temp_dir tmp;
+  const auto huge = run_cli("generate --users 0 --tasks 9223372036854775807 --out " + (tmp / "huge"));
+  EXPECT_EQ(huge.exit_code, 2);
+  EXPECT_NE(huge.err.find("huge: needs 7.38e+10 GB, and its file system has"), std::string::npos) << huge.err;
   const auto w_max = run_cli("solve --w-max 51");
   EXPECT_EQ(w_max.exit_code, 2);
   EXPECT_NE(w_max.err.find("--w-max: must be a number in (0, 50]"), std::string::npos) << w_max.err;
