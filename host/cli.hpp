@@ -8,10 +8,13 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "backend.hpp"
 #include "bound.hpp"
+#include "problem.hpp"
 
 namespace attnswarm::cli {
 
@@ -50,6 +53,15 @@ void add_backend_options(CLI::App* cmd, backend_flags& b);
 // The backend options the flags ask for, checked before any problem is loaded (a bad value
 // is an input error); `particles` sizes the CUDA workspace. make_backend(b.backend, ...) then.
 backend_options check_backend_flags(const backend_flags& b, int threads, int particles);
+
+// A policy file (eval --policy, solve --init-policy): segments x tasks of p, float32 or
+// float64, log-boosts within [-k_max_log_boost, k_max_log_boost]. tau and beta not given are
+// taken from the summary.json beside it, where `solve` wrote the shape the policy was found
+// for (said on stderr unless quiet).
+std::vector<double> read_policy(const std::string& path, const problem& p, std::optional<double>& tau,
+                                std::optional<double>& beta, bool quiet);
+// --tau > 0 and --beta >= 0, finite, where given.
+void check_shape_flags(const std::optional<double>& tau, const std::optional<double>& beta);
 
 // --method of bound, --bound-method of solve: auto, flow or gradient (bound_method).
 void add_bound_method_option(CLI::App* cmd, const std::string& name, std::string& method);

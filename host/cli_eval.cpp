@@ -1,8 +1,6 @@
 // `attnswarm eval`: the exact numbers of one policy.
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -33,38 +31,10 @@ int run_eval(eval_flags& f) {
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
   std::vector<double> w(static_cast<std::size_t>(p.dims()), 0.0);
   shape s;
-  if (!f.policy.empty()) {
-    npy_array a(f.policy);
-    if (a.type() != dtype::f32 && a.type() != dtype::f64)
-      throw input_error(f.policy + ": dtype " + dtype_name(a.type()) + " not accepted (expected float32 or float64)");
-    if (a.size() != p.dims() || a.shape().size() != 2 || a.shape()[0] != p.segments || a.shape()[1] != p.tasks)
-      throw input_error(f.policy + ": shape does not match (" + std::to_string(p.segments) + ", " +
-                        std::to_string(p.tasks) + ") = segments x tasks of the problem");
-    a.read_f64(0, a.size(), w.data());
-    for (std::size_t k = 0; k < w.size(); ++k)
-      if (!(std::fabs(w[k]) <= k_max_log_boost))
-        throw input_error(f.policy + ": " + (std::isfinite(w[k]) ? "log-boost " + fmt("%g", w[k]) : "non-finite value") +
-                          " at row " + std::to_string(k / p.tasks) + ", column " + std::to_string(k % p.tasks) +
-                          " (a policy holds log-boosts in [-" + fmt("%g", k_max_log_boost) + ", " +
-                          fmt("%g", k_max_log_boost) + "]; -" + fmt("%g", k_max_log_boost) +
-                          " all but shuts a task out)");
-    // A policy written by `solve` has its shape in the summary.json beside it.
-    const auto summary = std::filesystem::path(f.policy).parent_path() / "summary.json";
-    if ((!f.tau || !f.beta) && std::filesystem::exists(summary)) {
-      std::ifstream in(summary);
-      const auto j = nlohmann::json::parse(in, nullptr, false);
-      if (!j.is_discarded() && j.contains("tau") && j.contains("beta")) {
-        if (!f.tau) f.tau = j["tau"].get<double>();
-        if (!f.beta) f.beta = j["beta"].get<double>();
-        if (!f.c.quiet)
-          std::fprintf(stderr, "attnswarm: shape tau %g, beta %g from %s\n", *f.tau, *f.beta, summary.c_str());
-      }
-    }
-  }
+  if (!f.policy.empty()) w = read_policy(f.policy, p, f.tau, f.beta, f.c.quiet);
+  check_shape_flags(f.tau, f.beta);
   if (f.tau) s.tau = *f.tau;
   if (f.beta) s.beta = *f.beta;
-  if (!(s.tau > 0.0) || !std::isfinite(s.tau)) throw input_error("--tau: must be a finite number > 0");
-  if (!(s.beta >= 0.0) || !std::isfinite(s.beta)) throw input_error("--beta: must be a finite number >= 0");
   auto b = make_backend(f.b.backend, p, backend_opts);
   const policy_report rep = b->report(w.data(), s, 0);
   auto j = report_json(p, s, rep);

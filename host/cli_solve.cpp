@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -28,6 +29,7 @@ struct solve_flags {
   std::string inertia = "constant";
   std::string bound_method = "auto";
   std::string out;
+  std::string init_policy;
   std::optional<double> tau, beta;
   bool profile = false;
   solve_options o;
@@ -45,8 +47,9 @@ void check_solve_flags(solve_flags& f) {
   if (f.o.topk < 0) throw input_error("--topk: must be >= 0");
   if (f.o.bound_opts.iterations < 0) throw input_error("--bound-iterations: must be >= 0");
   f.o.bound_opts.method = parse_bound_method(f.bound_method, "--bound-method");
-  if (f.tau && !(*f.tau > 0.0 && std::isfinite(*f.tau))) throw input_error("--tau: must be a finite number > 0");
-  if (f.beta && !(*f.beta >= 0.0 && std::isfinite(*f.beta))) throw input_error("--beta: must be a finite number >= 0");
+  check_shape_flags(f.tau, f.beta);
+  if (!f.init_policy.empty() && !std::filesystem::is_regular_file(f.init_policy))
+    throw input_error(f.init_policy + ": --init-policy: no such file");
   if (f.topology == "global") f.o.topo = topology::global;
   else if (f.topology == "ring") f.o.topo = topology::ring;
   else throw input_error("--topology: '" + f.topology + "' (expected global or ring)");
@@ -64,6 +67,12 @@ int run_solve(solve_flags& f) {
   std::optional<staged_dir> out;  // made now: an output folder that cannot be made fails before the solve
   if (!f.out.empty()) out.emplace(f.out, k_solve_outputs);
   problem p = load_problem_or_builtin(f.c.problem_dir, f.c.quiet);
+  if (!f.init_policy.empty()) {
+    // its shape, from the summary beside it, fixes the shape unless --tau or --beta say otherwise
+    f.o.init_policy = read_policy(f.init_policy, p, f.tau, f.beta, f.c.quiet);
+    f.o.tau = f.tau;
+    f.o.beta = f.beta;
+  }
   auto b = make_backend(f.b.backend, p, backend_opts);
   const bool progress = !f.c.quiet && ::isatty(STDERR_FILENO);
   double baseline_served = 0.0;
@@ -89,7 +98,8 @@ int run_solve(solve_flags& f) {
   const solve_result r = solve(p, *b, f.o);
   if (f.profile) profiler_stop();
   if (progress) std::fprintf(stderr, "\n");
-  run_info info{b->name(), b->device_description(), p.source, f.c.threads > 0 ? f.c.threads : omp_get_max_threads()};
+  run_info info{b->name(), b->device_description(), p.source, f.c.threads > 0 ? f.c.threads : omp_get_max_threads(),
+                f.init_policy};
   const auto summary = summary_json(p, f.o, info, r);
   if (out) write_solve_outputs(*out, p, summary, r);
   if (f.c.json) {
@@ -109,6 +119,9 @@ int run_solve(solve_flags& f) {
               << (r.baseline.served > 0 ? fmt("%+.3f%%", (r.best.served / r.baseline.served - 1) * 100)
                                         : std::string("n/a (the baseline serves nothing)"))
               << (r.fell_back_to_baseline ? " (no gain found: baseline kept)" : "") << "\n"
+              << (r.init ? "warm start     " + f.init_policy + " serves " + fmt("%.6g", r.init->served) +
+                               (r.fell_back_to_init_policy ? " (no gain found: kept)" : "") + "\n"
+                         : std::string())
               << (r.bound ? "upper bound    " + fmt("%.6g", r.bound->upper_bound) + " (gap " +
                                 fmt("%.3f%%", 100.0 * optimality_gap(r.bound->upper_bound, r.best.served)) +
                                 " to the best allocation of any kind)\n" +
@@ -145,6 +158,9 @@ subcommand add_solve(CLI::App& app) {
   solve_cmd->add_option("--inertia", f->inertia, "constant (0.7298) or linear (0.9 -> 0.4)")->capture_default_str();
   solve_cmd->add_option("--tau", f->tau, "fix the sharpness tau (> 0); searched unless tau and beta are both given");
   solve_cmd->add_option("--beta", f->beta, "fix the value weight beta (>= 0)");
+  solve_cmd->add_option("--init-policy", f->init_policy,
+                        "warm start: a policy.npy of an earlier solve (its shape from the summary.json beside it); "
+                        "the answer is never worse than it");
   solve_cmd->add_option("--w-max", f->o.w_max, "bound on |W| (log-boosts)")->capture_default_str();
   solve_cmd->add_option("--stall", f->o.stall, "stop after K iterations without relative gain --tol (0 = never)")
       ->capture_default_str();

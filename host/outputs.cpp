@@ -58,6 +58,11 @@ nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, co
   j["improvement"] = r.baseline.served > 0.0 ? nlohmann::ordered_json(r.best.served / r.baseline.served - 1.0)
                                              : nlohmann::ordered_json(nullptr);
   j["fell_back_to_baseline"] = r.fell_back_to_baseline;
+  if (r.init) {
+    j["init_policy"] = info.init_policy;
+    j["init_served"] = r.init->served;
+    j["fell_back_to_init_policy"] = r.fell_back_to_init_policy;
+  }
   j["idle_users"] = r.best.idle_users;
   if (r.bound) {
     j["upper_bound"] = r.bound->upper_bound;

@@ -15,6 +15,7 @@ struct run_info {
   std::string device;
   std::string problem;
   int threads = 0;
+  std::string init_policy;  // solve --init-policy, empty when none
 };
 
 nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, const run_info& info,

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 
 #include "trace.hpp"
@@ -75,6 +76,12 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     for (int q = 0; q < count; ++q) f[q] = -f[q];
   };
 
+  // particle 0 at the baseline, 1 at the warm start when there is one
+  std::vector<std::vector<double>> starts = {zero};
+  if (!o.init_policy.empty()) {
+    if (o.init_policy.size() != zero.size()) throw std::invalid_argument("solve: init_policy is not segments x tasks");
+    starts.push_back(o.init_policy);
+  }
   const std::vector<shape> grid = shape_grid(o.tau, o.beta);
   std::vector<double> search_best = zero;
   res.best_shape = grid.front();
@@ -90,7 +97,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
       }
       b.set_shape(s);
       swarm_options so = policy_swarm_options(o, b, o.search_iterations, time_left());
-      so.seeded = {zero};
+      so.seeded = starts;
       const swarm_result r = run_swarm(dims, objective, so);
       res.shape_search.push_back(shape_trial{s, -r.best});
       if (-r.best > best) {
@@ -106,7 +113,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   b.set_shape(res.best_shape);
   swarm_options so = policy_swarm_options(o, b, o.iterations, time_left());
   so.stall = o.stall;
-  so.seeded = {zero};
+  so.seeded = starts;
   if (search_best != zero) so.seeded.push_back(search_best);
   res.swarm = run_swarm(dims, objective, so, o.on_progress);
   res.best_policy = res.swarm.best_x;
@@ -114,6 +121,16 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   {
     const trace_range report_range("report");
     res.best = b.report(res.best_policy.data(), res.best_shape, o.topk);
+    if (!o.init_policy.empty()) {
+      // as for the baseline below: the exact check counts, and a nightly run that starts
+      // from yesterday's policy never ends below it
+      res.init = b.report(o.init_policy.data(), res.best_shape, 0);
+      if (res.best.served < res.init->served) {
+        res.fell_back_to_init_policy = true;
+        res.best_policy = o.init_policy;
+        res.best = b.report(res.best_policy.data(), res.best_shape, o.topk);
+      }
+    }
     if (res.best.served < res.baseline.served) {
       // The search ran on float32 products; the exact check is the one that counts, and the
       // answer is never worse than what the platform does today.

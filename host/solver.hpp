@@ -33,6 +33,10 @@ struct solve_options {
   double tol = 1e-6;
   double time_limit_s = 0.0;
   int topk = 0;
+  // A warm start (solve --init-policy), S x M; empty: none. Particle 1 of every swarm starts
+  // there (clamped to w_max, as the swarm clamps any position), and the answer is never worse
+  // than it: its exact report is kept when the swarm found nothing better.
+  std::vector<double> init_policy;
   bool bound = true;          // compute the certified upper bound and the gap
   bound_options bound_opts;
   const std::atomic<bool>* interrupt = nullptr;
@@ -53,7 +57,7 @@ struct solve_phases {
   double baseline_s = 0.0;      // the exact report of W = 0
   double shape_search_s = 0.0;  // the short swarms of the shape grid (0 when tau and beta are given)
   double swarm_s = 0.0;         // the main swarm
-  double report_s = 0.0;        // the exact report of the best policy (and of the baseline on a fall-back)
+  double report_s = 0.0;        // the exact reports of the best policy, the warm start and any fall-back
   double bound_s = 0.0;         // the certified upper bound (0 with --no-bound)
 };
 
@@ -65,6 +69,8 @@ struct solve_result {
   std::vector<shape_trial> shape_search;  // empty when tau and beta were both given
   swarm_result swarm;                     // the main swarm
   bool fell_back_to_baseline = false;     // exact check found no gain over the baseline
+  std::optional<policy_report> init;      // exact report of the warm start under best_shape, when given
+  bool fell_back_to_init_policy = false;  // exact check found no gain over the warm start
   std::optional<bound_result> bound;      // absent with --no-bound
   solve_phases phases;
   double elapsed_s = 0.0;

@@ -178,6 +178,62 @@ TEST_F(Cli, EvalTakesLogBoostsUpToFiftyAndSaysWhereOneIsPast) {
       << past.err;
 }
 
+// A nightly job starts from yesterday's policy: particle 1 starts there, the shape is the one
+// its summary.json names, and the answer is never worse than it (kept when nothing beats it).
+TEST_F(Cli, AWarmStartTakesItsShapeAndNeverEndsBelowIt) {
+  const std::string first = tmp_ / "first", again = tmp_ / "again", kept = tmp_ / "kept";
+  const json s = solve_summary("--problem " + bundle_ + " --particles 16 --iterations 10 --search-iterations 2 --out " +
+                               first);
+  const std::string warm = "--problem " + bundle_ + " --init-policy " + first + "/policy.npy";
+  const json w = solve_summary(warm + " --particles 8 --iterations 5 --seed 3 --out " + again);
+  EXPECT_EQ(w["tau"], s["tau"]);
+  EXPECT_EQ(w["beta"], s["beta"]);
+  EXPECT_EQ(w["shape_searched"], false);
+  EXPECT_EQ(w["init_policy"], first + "/policy.npy");
+  EXPECT_EQ(w["init_served"], s["best_served"]);  // the same exact report of the same policy
+  EXPECT_GE(w["best_served"].get<double>(), s["best_served"].get<double>());
+  EXPECT_EQ(s.contains("init_served"), false);
+
+  // two particles and no iteration: particle 1 is the start, which the swarm itself returns
+  const json two = solve_summary(warm + " --particles 2 --iterations 0 --no-bound");
+  EXPECT_EQ(two["fell_back_to_init_policy"], false);
+  EXPECT_EQ(two["best_served"], s["best_served"]);
+
+  // one particle and no iteration: the swarm holds only the baseline, so the start is kept
+  const json k = solve_summary(warm + " --particles 1 --iterations 0 --no-bound --out " + kept);
+  EXPECT_EQ(k["fell_back_to_init_policy"], true);
+  EXPECT_EQ(k["best_served"], s["best_served"]);
+  npy_array a(first + "/policy.npy"), b(kept + "/policy.npy");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::int64_t i = 0; i < a.size(); ++i) EXPECT_EQ(a.get_f64(i), b.get_f64(i)) << i;
+
+  // --tau and --beta given win over the summary's
+  const json t = solve_summary(warm + " --particles 4 --iterations 2 --tau 0.25 --beta 1 --no-bound");
+  EXPECT_EQ(t["tau"], 0.25);
+  EXPECT_EQ(t["beta"], 1.0);
+}
+
+TEST_F(Cli, AWarmStartThatDoesNotFitIsAClearError) {
+  const std::string first = tmp_ / "first";
+  ASSERT_EQ(run_cli("solve --quiet --problem " + bundle_ + " --particles 4 --iterations 1 --tau 1 --beta 2 --no-bound "
+                    "--out " + first).exit_code,
+            0);
+  const std::string other = tmp_ / "other";
+  ASSERT_EQ(run_cli("generate --quiet --users 50 --tasks 4 --out " + other).exit_code, 0);
+  const auto shape = run_cli("solve --quiet --problem " + other + " --init-policy " + first + "/policy.npy");
+  EXPECT_EQ(shape.exit_code, 2);
+  EXPECT_EQ(shape.err, "attnswarm: error: " + first + "/policy.npy: shape does not match (1, 4) = segments x tasks of the problem\n");
+  // a missing file is said before the problem is loaded
+  const auto missing = run_cli("solve --quiet --problem " + (tmp_ / "absent") + " --init-policy " + (tmp_ / "none.npy"));
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.err, "attnswarm: error: " + (tmp_ / "none.npy") + ": --init-policy: no such file\n");
+  // a summary whose shape is not one names itself
+  { std::ofstream(first + "/summary.json") << R"({"tau": 0, "beta": 2})"; }
+  const auto bad = run_cli("solve --quiet --problem " + bundle_ + " --init-policy " + first + "/policy.npy");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err, "attnswarm: error: " + first + "/summary.json: tau 0 is not a shape (tau > 0, beta >= 0); give --tau and --beta\n");
+}
+
 TEST_F(Cli, SameSeedSameSummaryAnyThreadCount) {
   const std::string args = "--problem " + bundle_ + " --particles 12 --iterations 15 --search-iterations 2 --seed 9";
   const json a = solve_summary(args + " --threads 1");
