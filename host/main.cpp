@@ -25,11 +25,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     // one line, as every other error: the option, the problem, and where to read more
-    std::string help = "attnswarm";
-    for (const auto& c : commands)
+    std::string help = "attnswarm", names;
+    for (const auto& c : commands) {
       if (*c.app) help += " " + c.app->get_name();
-    std::fprintf(stderr, "attnswarm: error: %s (%s --help lists the options)\n", one_line(e.what()).c_str(),
-                 help.c_str());
+      names += (names.empty() ? "" : ", ") + c.app->get_name();
+    }
+    std::string what = e.what();
+    if (help == "attnswarm")  // CLI11 says only "A subcommand is required", even of a misspelt one
+      what = (argc > 1 && argv[1][0] != '-' ? "unknown subcommand '" + std::string(argv[1]) + "'"
+                                             : std::string("a subcommand is required")) +
+             " (one of " + names + ")";
+    std::fprintf(stderr, "attnswarm: error: %s (%s --help lists the options)\n", one_line(what).c_str(), help.c_str());
     return 2;
   }
   try {

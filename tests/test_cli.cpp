@@ -554,7 +554,8 @@ TEST(CliMisc, BadOptionsExitTwo) {
            {"generate --users 0x10 --tasks 2 --out x", "--users"},
            {"import --events e.csv --out x --max-cells 1e9", "--max-cells"},
            {"solve --particles 99999999999", "--particles"},
-           {"solve --no-such-flag", "--no-such-flag"}}) {
+           {"solve --no-such-flag", "--no-such-flag"},
+           {"slove --iterations 3", "unknown subcommand 'slove' (one of solve, eval, bound, import, generate, info)"}}) {
     const auto r = run_cli(args);
     EXPECT_EQ(r.exit_code, 2) << args;
     EXPECT_NE(r.err.find(flag), std::string::npos) << args << ": " << r.err;
