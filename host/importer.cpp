@@ -245,6 +245,9 @@ import_report import_events(const import_options& o) {
   if (o.kind_col.empty() != o.kind_weights.empty())
     throw input_error("--kind-col and --kind-weights go together");
   if (o.half_life_days > 0.0 && o.time_col.empty()) throw input_error("--half-life needs a --time-col");
+  // made now: a target that cannot be written, or holds a file attnswarm did not write, fails
+  // before the log is read, not after
+  staged_dir out(o.out, k_bundle_outputs);
 
   const kind_weights kinds = o.kind_col.empty() ? kind_weights{} : parse_kind_weights(o.kind_weights);
   task_map map;
@@ -367,7 +370,6 @@ import_report import_events(const import_options& o) {
   std::vector<double> prior(m);
   for (std::int64_t t = 0; t < m; ++t) prior[t] = task_f[t] > 0.0 ? task_v[t] / task_f[t] : global_rate;
 
-  staged_dir out(o.out, k_bundle_outputs);
   out.require_space(static_cast<double>(n) * (2.0 * 4.0 * static_cast<double>(m) + 8.0));
   {
     npy_writer fitness(out.path("fitness.npy"), dtype::f32, {n, m});

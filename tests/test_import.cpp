@@ -204,6 +204,24 @@ TEST(Import, ASolveIntoTheBundleFolderIsRefusedAndTheBundleKept) {
   EXPECT_EQ(load_problem(o.out).task_names[2], "C");
 }
 
+// The log is in the folder the bundle goes to, under a name a bundle writes: refused before
+// the log is read (the events file is not even there), and the user's file is kept.
+TEST(Import, ATargetHoldingAFileOfABundlesNameIsRefusedFirst) {
+  temp_dir tmp;
+  import_options o = base_options(tmp);
+  std::filesystem::create_directories(o.out);
+  write_file(o.out + "/tasks.csv", "task,name\n0,mine\n");
+  o.events = tmp / "not-there.csv";
+  try {
+    import_events(o);
+    FAIL() << "imported into a folder holding a tasks.csv attnswarm did not write";
+  } catch (const input_error& e) {
+    EXPECT_NE(std::string(e.what()).find("bundle/tasks.csv: exists and attnswarm did not write it"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(slurp(o.out + "/tasks.csv"), "task,name\n0,mine\n");
+}
+
 TEST(Import, StrictStopsAtTheFirstBadRecordWithExitTwo) {
   temp_dir tmp;
   const import_options o = base_options(tmp);
