@@ -19,6 +19,31 @@ std::vector<shape> shape_grid(std::optional<double> tau, std::optional<double> b
   return grid;
 }
 
+std::vector<shape> shapes_past_the_edge(const std::vector<shape_trial>& tried, const shape& best, bool tau_free,
+                                        bool beta_free) {
+  // the edge along each line through the best shape: beta at its tau, tau at its beta
+  double tau_lo = best.tau, tau_hi = best.tau, beta_hi = best.beta;
+  for (const auto& t : tried) {
+    if (t.s.beta == best.beta) {
+      tau_lo = std::min(tau_lo, t.s.tau);
+      tau_hi = std::max(tau_hi, t.s.tau);
+    }
+    if (t.s.tau == best.tau) beta_hi = std::max(beta_hi, t.s.beta);
+  }
+  std::vector<shape> next;
+  if (beta_free && best.beta == beta_hi && best.beta > 0.0 && 2.0 * best.beta <= k_max_search_beta)
+    next.push_back(shape{best.tau, 2.0 * best.beta});
+  if (tau_free && best.tau == tau_hi && 2.0 * best.tau <= k_max_search_tau) next.push_back(shape{2.0 * best.tau, best.beta});
+  if (tau_free && best.tau == tau_lo && 0.5 * best.tau >= k_min_search_tau) next.push_back(shape{0.5 * best.tau, best.beta});
+  std::vector<shape> fresh;
+  for (const shape& s : next) {
+    bool seen = false;
+    for (const auto& t : tried) seen = seen || (t.s.tau == s.tau && t.s.beta == s.beta);
+    if (!seen) fresh.push_back(s);
+  }
+  return fresh;
+}
+
 namespace {
 
 swarm_options policy_swarm_options(const solve_options& o, backend& b, int iterations, double time_left) {
@@ -88,11 +113,12 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   if (grid.size() > 1) {
     const trace_range range("shape search");
     double best = -std::numeric_limits<double>::infinity();
-    for (const shape& s : grid) {
+    // one short swarm on shape s; true when it beat every shape before it
+    const auto try_shape = [&](const shape& s, const char* where) {
       if (o.on_phase) {
-        char text[96];
-        std::snprintf(text, sizeof text, "shape search %zu/%zu (tau %g, beta %g)", res.shape_search.size() + 1,
-                      grid.size(), s.tau, s.beta);
+        char text[128];
+        std::snprintf(text, sizeof text, "shape search %zu%s (tau %g, beta %g)", res.shape_search.size() + 1, where,
+                      s.tau, s.beta);
         o.on_phase(text);
       }
       b.set_shape(s);
@@ -100,12 +126,26 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
       so.seeded = starts;
       const swarm_result r = run_swarm(dims, objective, so);
       res.shape_search.push_back(shape_trial{s, -r.best});
-      if (-r.best > best) {
-        best = -r.best;
-        res.best_shape = s;
-        search_best = r.best_x;
-      }
+      if (!(-r.best > best)) return false;
+      best = -r.best;
+      res.best_shape = s;
+      search_best = r.best_x;
+      return true;
+    };
+    const auto stopped = [&] {
+      return (o.interrupt != nullptr && o.interrupt->load()) || (o.time_limit_s > 0.0 && elapsed() >= o.time_limit_s);
+    };
+    std::string of_grid = "/";  // appended: GCC 12 warns falsely on "/" + string
+    of_grid += std::to_string(grid.size());
+    for (const shape& s : grid) {
+      try_shape(s, of_grid.c_str());
       if (o.interrupt != nullptr && o.interrupt->load()) break;
+    }
+    // past the grid's edge while the edge wins: one step at a time, next to the best shape
+    for (bool gained = true; gained && !stopped();) {
+      gained = false;
+      for (const shape& s : shapes_past_the_edge(res.shape_search, res.best_shape, !o.tau, !o.beta))
+        gained = try_shape(s, ", past the grid") || gained;
     }
   }
   res.phases.shape_search_s = lap();

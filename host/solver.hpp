@@ -79,6 +79,20 @@ struct solve_result {
 // The shape grid of DESIGN §1, restricted to the fixed value when tau or beta is given.
 std::vector<shape> shape_grid(std::optional<double> tau, std::optional<double> beta);
 
+// The grid is an example: the best shape often lies past its edge (on generated data and on
+// MovieLens, a beta of 16 to 32: attention concentrated on each user's tasks of highest value,
+// as at the LP optimum), so the search goes on past it. These are the shapes one step past
+// the edge of those tried, next to the best one when it lies on that edge along its own row or
+// column: beta x 2 when no shape of its tau had a larger beta, tau x 2 (tau / 2) when no shape
+// of its beta had a larger (smaller) tau; free parameters only, within the limits below, none
+// tried before.
+std::vector<shape> shapes_past_the_edge(const std::vector<shape_trial>& tried, const shape& best, bool tau_free,
+                                        bool beta_free);
+// Past A^256 or F^(1/tau) at these tau, a user's attention already goes to one task and the
+// boosts can no longer move it.
+constexpr double k_max_search_beta = 256.0;
+constexpr double k_min_search_tau = 1.0 / 64.0, k_max_search_tau = 64.0;
+
 solve_result solve(const problem& p, backend& b, const solve_options& o);
 
 }  // namespace attnswarm
