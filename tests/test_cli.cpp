@@ -200,6 +200,12 @@ TEST_F(Cli, AWarmStartTakesItsShapeAndNeverEndsBelowIt) {
   EXPECT_EQ(w["init_served"], s["best_served"]);  // the same exact report of the same policy
   EXPECT_GE(w["best_served"].get<double>(), s["best_served"].get<double>());
   EXPECT_EQ(s.contains("init_served"), false);
+  // the nightly pattern: start from the policy in the folder the run writes, night after night
+  const json night = solve_summary("--problem " + bundle_ + " --init-policy " + again +
+                                   "/policy.npy --particles 8 --iterations 5 --seed 4 --out " + again);
+  EXPECT_EQ(night["init_served"], w["best_served"]);
+  EXPECT_GE(night["best_served"].get<double>(), w["best_served"].get<double>());
+  EXPECT_EQ(json::parse(slurp(again + "/summary.json"))["best_served"], night["best_served"]);
 
   // two particles and no iteration: particle 1 is the start, which the swarm itself returns
   const json two = solve_summary(warm + " --particles 2 --iterations 0 --no-bound");
