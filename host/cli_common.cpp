@@ -4,16 +4,12 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
 
 #include "cli.hpp"
 #include "device_plan.hpp"
 #include "errors.hpp"
-#include "solver.hpp"
 
 namespace attnswarm::cli {
 
@@ -111,42 +107,6 @@ CLI::Option* add_int64_option(CLI::App* cmd, const std::string& name, T& value, 
 }
 template CLI::Option* add_int64_option(CLI::App*, const std::string&, std::int64_t&, const std::string&);
 template CLI::Option* add_int64_option(CLI::App*, const std::string&, std::uint64_t&, const std::string&);
-
-std::vector<double> read_policy(const std::string& path, const problem& p, std::optional<double>& tau,
-                                std::optional<double>& beta, bool quiet) {
-  npy_array a(path);
-  if (a.type() != dtype::f32 && a.type() != dtype::f64)
-    throw input_error(path + ": dtype " + dtype_name(a.type()) + " not accepted (expected float32 or float64)");
-  if (a.size() != p.dims() || a.shape().size() != 2 || a.shape()[0] != p.segments || a.shape()[1] != p.tasks)
-    throw input_error(path + ": shape does not match (" + std::to_string(p.segments) + ", " + std::to_string(p.tasks) +
-                      ") = segments x tasks of the problem");
-  std::vector<double> w(static_cast<std::size_t>(a.size()));
-  a.read_f64(0, a.size(), w.data());
-  for (std::size_t k = 0; k < w.size(); ++k)
-    if (!(std::fabs(w[k]) <= k_max_log_boost))
-      throw input_error(path + ": " + (std::isfinite(w[k]) ? "log-boost " + fmt("%g", w[k]) : "non-finite value") +
-                        " at row " + std::to_string(k / p.tasks) + ", column " + std::to_string(k % p.tasks) +
-                        " (a policy holds log-boosts in [-" + fmt("%g", k_max_log_boost) + ", " +
-                        fmt("%g", k_max_log_boost) + "]; -" + fmt("%g", k_max_log_boost) + " all but shuts a task out)");
-  const auto summary = std::filesystem::path(path).parent_path() / "summary.json";
-  if ((!tau || !beta) && std::filesystem::exists(summary)) {
-    std::ifstream in(summary);
-    const auto j = nlohmann::json::parse(in, nullptr, false);
-    if (!j.is_discarded() && j.is_object() && j.contains("tau") && j.contains("beta")) {
-      const auto number = [&](const char* key, bool positive) {
-        const auto& v = j[key];
-        if (!v.is_number() || !std::isfinite(v.get<double>()) || (positive ? !(v.get<double>() > 0.0) : v.get<double>() < 0.0))
-          throw input_error(summary.string() + ": " + key + " " + v.dump() + " is not a shape (tau > 0, beta >= 0); " +
-                            "give --tau and --beta");
-        return v.get<double>();
-      };
-      if (!tau) tau = number("tau", true);
-      if (!beta) beta = number("beta", false);
-      if (!quiet) std::fprintf(stderr, "attnswarm: shape tau %g, beta %g from %s\n", *tau, *beta, summary.c_str());
-    }
-  }
-  return w;
-}
 
 void check_shape_flags(const std::optional<double>& tau, const std::optional<double>& beta) {
   if (tau && !(*tau > 0.0 && std::isfinite(*tau))) throw input_error("--tau: must be a finite number > 0");

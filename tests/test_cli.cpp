@@ -235,7 +235,14 @@ TEST_F(Cli, AWarmStartThatDoesNotFitIsAClearError) {
   ASSERT_EQ(run_cli("generate --quiet --users 50 --tasks 4 --out " + other).exit_code, 0);
   const auto shape = run_cli("solve --quiet --problem " + other + " --init-policy " + first + "/policy.npy");
   EXPECT_EQ(shape.exit_code, 2);
-  EXPECT_EQ(shape.err, "attnswarm: error: " + first + "/policy.npy: shape does not match (1, 4) = segments x tasks of the problem\n");
+  EXPECT_EQ(shape.err, "attnswarm: error: " + first + "/policy.npy: shape does not match (1, 4) = segments x tasks of "
+                       "the problem\n");
+  ASSERT_EQ(run_cli("generate --quiet --users 50 --tasks 4 --segments 3 --out " + other).exit_code, 0);
+  const auto tasks = run_cli("eval --quiet --problem " + other + " --policy " + first + "/policy.npy");
+  EXPECT_EQ(tasks.exit_code, 2);
+  EXPECT_EQ(tasks.err, "attnswarm: error: " + first + "/policy.npy: shape does not match (3, 4) = segments x tasks of "
+                       "the problem (tasks are lined up by name only where the problem and the tasks.csv beside the "
+                       "policy both name them)\n");
   // a missing file is said before the problem is loaded
   const auto missing = run_cli("solve --quiet --problem " + (tmp_ / "absent") + " --init-policy " + (tmp_ / "none.npy"));
   EXPECT_EQ(missing.exit_code, 2);

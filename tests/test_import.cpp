@@ -222,6 +222,54 @@ TEST(Import, ATargetHoldingAFileOfABundlesNameIsRefusedFirst) {
   EXPECT_EQ(slurp(o.out + "/tasks.csv"), "task,name\n0,mine\n");
 }
 
+// import numbers tasks in order of first appearance, so yesterday's column 0 need not be
+// today's: a policy is lined up with the problem by the task names on both sides.
+TEST(Import, APolicyOfAnotherDaysBundleIsLinedUpByTaskName) {
+  temp_dir tmp;
+  const auto bundle_of = [&](const std::string& name, const std::string& events) {
+    write_file(tmp / (name + ".csv"), events);
+    import_options o;
+    o.events = tmp / (name + ".csv");
+    o.out = tmp / name;
+    o.task_col = "item";
+    o.time_col.clear();
+    import_events(o);
+    return o.out;
+  };
+  const std::string today = bundle_of("today", "user,item,value\nu1,z,1\nu1,w,2\nu2,x,3\nu2,z,1\nu3,w,1\nu3,x,2\n");
+  ASSERT_EQ(slurp(today + "/tasks.csv"), "task,name\n0,z\n1,w\n2,x\n");
+  // yesterday's policy over tasks x, y, z (y is gone today, w is new), beside its task table
+  std::filesystem::create_directories(tmp / "yesterday");
+  const std::vector<double> w = {1.0, -2.0, 0.5};
+  write_npy(tmp / "yesterday/policy.npy", dtype::f64, {1, 3}, w.data());
+  write_file(tmp / "yesterday/tasks.csv", "task,capacity,best_load,name\n0,inf,1,x\n1,inf,1,y\n2,inf,1,z\n");
+  // the same boosts placed by hand in today's order: z, w (the mean of the two found), x
+  std::filesystem::create_directories(tmp / "by-hand");
+  const std::vector<double> placed = {0.5, 0.75, 1.0};
+  write_npy(tmp / "by-hand/policy.npy", dtype::f64, {1, 3}, placed.data());
+
+  const std::string eval = "eval --json --tau 1 --beta 0 --problem " + today + " --policy ";
+  const auto lined_up = run_cli(eval + (tmp / "yesterday/policy.npy"));
+  ASSERT_EQ(lined_up.exit_code, 0) << lined_up.err;
+  EXPECT_NE(lined_up.err.find("policy.npy: tasks lined up by name: 2 of 3 found, 1 new, 1 gone"), std::string::npos)
+      << lined_up.err;
+  const auto by_hand = run_cli(eval + (tmp / "by-hand/policy.npy"));
+  ASSERT_EQ(by_hand.exit_code, 0) << by_hand.err;
+  EXPECT_EQ(json::parse(lined_up.out)["served"], json::parse(by_hand.out)["served"]);
+  // and taken by position, the same file would mean something else
+  std::filesystem::create_directories(tmp / "positional");
+  std::filesystem::copy_file(tmp / "yesterday/policy.npy", tmp / "positional/policy.npy");
+  const auto positional = run_cli(eval + (tmp / "positional/policy.npy"));
+  ASSERT_EQ(positional.exit_code, 0) << positional.err;
+  EXPECT_NE(json::parse(positional.out)["served"], json::parse(lined_up.out)["served"]);
+
+  // no task in common: an error, not a policy of zeros
+  write_file(tmp / "yesterday/tasks.csv", "task,name\n0,p\n1,q\n2,r\n");
+  const auto none = run_cli(eval + (tmp / "yesterday/policy.npy"));
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("yesterday/policy.npy: none of its tasks (named in "), std::string::npos) << none.err;
+}
+
 TEST(Import, StrictStopsAtTheFirstBadRecordWithExitTwo) {
   temp_dir tmp;
   const import_options o = base_options(tmp);
