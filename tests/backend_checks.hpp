@@ -24,6 +24,7 @@
 #include "errors.hpp"
 #include "npy.hpp"
 #include "problem.hpp"
+#include "solver.hpp"
 #include "swarm.hpp"
 #include "test_util.hpp"
 
@@ -229,9 +230,11 @@ inline random_case draw_case(std::mt19937_64& rng, std::int64_t max_users, std::
     c.instance.attraction_scale = attraction[rng() % 4];
     c.instance.mass_scale = mass[rng() % 4];
   }
-  const double taus[] = {1.0, 0.5, 0.25, 2.0, 0.2 + 2.8 * u(rng)};
-  c.s.tau = taus[rng() % 5];
-  c.s.beta = u(rng) < 0.3 ? 0.0 : 4.0 * u(rng);
+  // the grid's shapes, between them, and as far past them as the shape search goes
+  const double taus[] = {1.0, 0.5, 0.25, 2.0, 0.2 + 2.8 * u(rng), k_min_search_tau, 8.0, k_max_search_tau};
+  c.s.tau = taus[rng() % 8];
+  const double b = u(rng);
+  c.s.beta = b < 0.3 ? 0.0 : b < 0.7 ? 4.0 * u(rng) : std::ldexp(1.0, 3 + static_cast<int>(rng() % 6));  // 8 .. 256
   c.particles = static_cast<int>(pick({5, 16, 36, 64, 256}));
   // the driver's least batch is 256 users; it needs at least two
   if (n >= 512 && u(rng) < 0.5) c.streamed_batch = 256 + static_cast<std::int64_t>(u(rng) * static_cast<double>(n / 2 - 256));

@@ -90,6 +90,9 @@ const model_case model_cases[] = {
     {"huge_values", 3000, 9, 2, 1.0, 2.0, true, dtype::f32, 3e37, 1e3},
     {"tiny_values", 3000, 9, 2, 0.5, 0.0, true, dtype::f32, 1e-30, 1e-12},
     {"huge_mass_f64", 700, 5, 1, 1.0, 1.0, true, dtype::f64, 1.0, 1e37},
+    // as far past the shape grid as the search goes: attention on one or two tasks a user
+    {"past_the_grid", 800, 13, 2, 8.0, 64.0, true, dtype::f32},
+    {"sharpest_fitness", 400, 7, 1, 1.0 / 64.0, 32.0, true, dtype::f32},
 };
 
 void PrintTo(const model_case& c, std::ostream* os) { *os << c.name; }
