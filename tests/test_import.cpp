@@ -145,13 +145,21 @@ TEST(Import, EstimatorsIdsAndBadRecords) {
   EXPECT_NEAR(p.mass[0] + p.mass[1] + p.mass[2], 3.0, 1e-12);
 }
 
-TEST(Import, SegmentsAndCapacities) {
-  temp_dir tmp;
+// base_options with a segments file and a capacity file of these texts.
+import_options with_segments_and_capacities(const temp_dir& tmp, const std::string& segments,
+                                            const std::string& capacities) {
   import_options o = base_options(tmp);
-  write_file(tmp / "seg.csv", "user,region\nalice,north\ncarol,south\nzed,east\n");
-  write_file(tmp / "cap.csv", "task,capacity\nB,2.5\nC,inf\n");
+  write_file(tmp / "seg.csv", segments);
+  write_file(tmp / "cap.csv", capacities);
   o.segments_file = tmp / "seg.csv";
   o.capacity_file = tmp / "cap.csv";
+  return o;
+}
+
+TEST(Import, SegmentsAndCapacities) {
+  temp_dir tmp;
+  const import_options o = with_segments_and_capacities(tmp, "user,region\nalice,north\ncarol,south\nzed,east\n",
+                                                        "task,capacity\nB,2.5\nC,inf\n");
   import_events(o);
   const problem p = load_problem(tmp / "bundle");
   EXPECT_EQ(p.segment, (std::vector<std::int32_t>{0, 3, 1}));  // bob has none: "(none)"
@@ -168,11 +176,8 @@ TEST(Import, SegmentsAndCapacities) {
 // capacities it was not given this time must not stay from the last time.
 TEST(Import, AgainWithoutSegmentsOrCapacitiesLeavesNoneOfTheEarlierOnes) {
   temp_dir tmp;
-  import_options o = base_options(tmp);
-  write_file(tmp / "seg.csv", "user,region\nalice,north\ncarol,south\n");
-  write_file(tmp / "cap.csv", "task,capacity\nB,2.5\n");
-  o.segments_file = tmp / "seg.csv";
-  o.capacity_file = tmp / "cap.csv";
+  import_options o =
+      with_segments_and_capacities(tmp, "user,region\nalice,north\ncarol,south\n", "task,capacity\nB,2.5\n");
   import_events(o);
   ASSERT_EQ(load_problem(tmp / "bundle").segments, 3);
   o.segments_file.clear();
