@@ -35,6 +35,12 @@ void write_all(const std::string& target, const output_kind& kind, const std::ve
   out.commit();
 }
 
+// No staging folder of the target "out" is left beside it.
+void expect_no_staging_left(const temp_dir& tmp) {
+  for (const auto& e : fs::directory_iterator(tmp.path()))
+    EXPECT_EQ(e.path().filename().string().find(".out.partial"), std::string::npos) << e.path();
+}
+
 // The message of the input_error that `f` throws, or "" when it throws none.
 template <class F>
 std::string error_of(F f) {
@@ -55,8 +61,7 @@ TEST(StagedDir, ANewFolderAppearsWholeWithItsRecord) {
   const std::string record = slurp(out + "/" + k_outputs_record);
   EXPECT_NE(record.find("report\tsummary.json\n"), std::string::npos) << record;
   EXPECT_NE(record.find("report\textra.npy\n"), std::string::npos) << record;
-  for (const auto& e : fs::directory_iterator(tmp.path()))
-    EXPECT_EQ(e.path().filename().string().find(".out.partial"), std::string::npos) << e.path();
+  expect_no_staging_left(tmp);
 }
 
 TEST(StagedDir, ARerunReplacesAllOfTheEarlierRunsFilesOfItsKind) {
@@ -81,8 +86,7 @@ TEST(StagedDir, AFileAttnswarmDidNotWriteIsRefusedBeforeAnyWork) {
   EXPECT_EQ(message, out + "/extra.npy: exists and attnswarm did not write it there (no .attnswarm-outputs entry); "
                            "move it away or choose another folder for this report");
   EXPECT_EQ(slurp(out + "/extra.npy"), "hand-made");
-  for (const auto& e : fs::directory_iterator(tmp.path()))
-    EXPECT_EQ(e.path().filename().string().find(".out.partial"), std::string::npos) << e.path();
+  expect_no_staging_left(tmp);
 }
 
 TEST(StagedDir, AnotherKindsFileIsNeverReplacedAndItsOwnAreKept) {
