@@ -132,10 +132,14 @@ int run_solve(solve_flags& f) {
                                                                                     r.best.served))) +
                                 " less\n"
                           : std::string())
+              << (r.seed_from_prices ? "price seed     scale " + fmt("%.3g", r.seed_from_prices->scale) +
+                                           " serves " + fmt("%.6g", r.seed_from_prices->served) +
+                                           " (float32 products)\n"
+                                     : std::string())
               << "iterations     " << r.swarm.iterations_run << " (stopped: " << stop_reason_name(r.swarm.reason) << ")\n"
               << "elapsed        " << fmt("%.2f s", r.elapsed_s) << " (baseline " << fmt("%.2f", r.phases.baseline_s)
-              << ", shape search " << fmt("%.2f", r.phases.shape_search_s) << ", swarm " << fmt("%.2f", r.phases.swarm_s)
-              << ", report " << fmt("%.2f", r.phases.report_s) << ", bound " << fmt("%.2f", r.phases.bound_s) << ")\n";
+              << ", bound " << fmt("%.2f", r.phases.bound_s) << ", shape search "
+              << fmt("%.2f", r.phases.shape_search_s) << ", swarm " << fmt("%.2f", r.phases.swarm_s) << ", report " << fmt("%.2f", r.phases.report_s) << ")\n";
     if (!f.out.empty()) std::cout << "written        " << f.out << "\n";
   }
   // 128 + the signal when one stopped any phase (the swarm, or only the bound), else 0
@@ -169,7 +173,10 @@ subcommand add_solve(CLI::App& app) {
       ->capture_default_str();
   solve_cmd->add_option("--topk", f->o.topk, "write each user's K largest allocations")->capture_default_str();
   solve_cmd->add_option("--out", f->out, "output folder (written only when the solve succeeded)");
-  solve_cmd->add_flag("--no-bound", [f](std::int64_t) { f->o.bound = false; }, "skip the certified upper bound");
+  solve_cmd->add_flag("--no-bound", [f](std::int64_t) { f->o.bound = false; },
+                      "skip the certified upper bound (and the price seeds that come from it)");
+  solve_cmd->add_flag("--no-price-seeds", [f](std::int64_t) { f->o.price_seeds = false; },
+                      "do not seed the swarms from the bound's prices");
   solve_cmd->add_option("--bound-iterations", f->o.bound_opts.iterations, "gradient steps of the bound")
       ->capture_default_str();
   add_bound_method_option(solve_cmd, "--bound-method", f->bound_method);

@@ -46,7 +46,11 @@ nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, co
   j["shape_searched"] = !r.shape_search.empty();
   nlohmann::ordered_json trials = nlohmann::ordered_json::array();
   for (const auto& t : r.shape_search)
-    trials.push_back({{"tau", t.s.tau}, {"beta", t.s.beta}, {"best_served", t.best_served}});
+    trials.push_back({{"tau", t.s.tau},
+                      {"beta", t.s.beta},
+                      {"best_served", t.best_served},
+                      {"price_seed_served", t.price_seed_served ? nlohmann::ordered_json(*t.price_seed_served)
+                                                                : nlohmann::ordered_json(nullptr)}});
   j["shape_search"] = trials;
   j["iterations_run"] = r.swarm.iterations_run;
   j["stop_reason"] = stop_reason_name(r.swarm.reason);
@@ -73,11 +77,13 @@ nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, co
     j["bound_converged"] = r.bound->converged;
     j["bound_elapsed_s"] = r.bound->elapsed_s;
   }
+  if (r.seed_from_prices)
+    j["price_seed"] = {{"scale", r.seed_from_prices->scale}, {"served", r.seed_from_prices->served}};
   j["phase_s"] = {{"baseline", r.phases.baseline_s},
+                  {"bound", r.phases.bound_s},
                   {"shape_search", r.phases.shape_search_s},
                   {"swarm", r.phases.swarm_s},
-                  {"report", r.phases.report_s},
-                  {"bound", r.phases.bound_s}};
+                  {"report", r.phases.report_s}};
   j["elapsed_s"] = r.elapsed_s;
   return j;
 }

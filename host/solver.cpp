@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
 #include "trace.hpp"
-#include <limits>
 
 namespace attnswarm {
 
@@ -102,12 +102,42 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     for (int q = 0; q < count; ++q) f[q] = -f[q];
   };
 
-  // particle 0 at the baseline, 1 at the warm start when there is one
+  // particle 0 at the baseline, 1 at the warm start when there is one (the price seed and
+  // the shape search's best come after them)
   std::vector<std::vector<double>> starts = {zero};
   if (!o.init_policy.empty()) {
     if (o.init_policy.size() != zero.size()) throw std::invalid_argument("solve: init_policy is not segments x tasks");
     starts.push_back(o.init_policy);
   }
+  // The bound comes first: its prices seed the swarms. It is shape-free, so it runs once.
+  if (o.bound) {
+    bound_options bo = o.bound_opts;
+    bo.interrupt = o.interrupt;
+    // the limit is for the whole solve: the bound, which stops with a valid (looser) bound
+    // whenever asked, may take half of it, and the swarms what it leaves
+    if (o.time_limit_s > 0.0) bo.time_limit_s = 0.5 * o.time_limit_s;
+    const trace_range range("bound");
+    if (o.on_phase) o.on_phase("certified upper bound");
+    res.bound = compute_bound(p, b, bo);
+  }
+  std::vector<double> margins;
+  if (res.bound && o.price_seeds) {
+    const trace_range range("price seeds");
+    margins = price_margins(p, b, *res.bound);
+  }
+  res.phases.bound_s = lap();
+  // the seeds of one swarm under the backend's current shape: the fixed starts, then the
+  // best policy of the price ladder, which `chosen` reports (nullopt when there is none)
+  const auto seeds_with_prices = [&](std::vector<std::vector<double>> seeds, std::optional<price_seed>& chosen) {
+    chosen.reset();
+    if (margins.empty()) return seeds;
+    const trace_range range("price seeds");
+    price_seed ps = best_price_seed(b, margins, static_cast<int>(p.segments), o.w_max);
+    if (ps.policy.empty()) return seeds;
+    seeds.push_back(ps.policy);
+    chosen = std::move(ps);
+    return seeds;
+  };
   const std::vector<shape> grid = shape_grid(o.tau, o.beta);
   std::vector<double> search_best = zero;
   res.best_shape = grid.front();
@@ -124,9 +154,10 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
       }
       b.set_shape(s);
       swarm_options so = policy_swarm_options(o, b, o.search_iterations, time_left());
-      so.seeded = starts;
+      std::optional<price_seed> ps;
+      so.seeded = seeds_with_prices(starts, ps);
       const swarm_result r = run_swarm(dims, objective, so);
-      res.shape_search.push_back(shape_trial{s, -r.best});
+      res.shape_search.push_back(shape_trial{s, -r.best, ps ? std::optional<double>(ps->served) : std::nullopt});
       if (!(-r.best > best)) return false;
       best = -r.best;
       res.best_shape = s;
@@ -154,7 +185,7 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   b.set_shape(res.best_shape);
   swarm_options so = policy_swarm_options(o, b, o.iterations, time_left());
   so.stall = o.stall;
-  so.seeded = starts;
+  so.seeded = seeds_with_prices(starts, res.seed_from_prices);
   if (search_best != zero) so.seeded.push_back(search_best);
   res.swarm = run_swarm(dims, objective, so, o.on_progress);
   res.best_policy = res.swarm.best_x;
@@ -182,15 +213,6 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     }
   }
   res.phases.report_s = lap();
-  if (o.bound) {
-    bound_options bo = o.bound_opts;
-    bo.interrupt = o.interrupt;
-    bo.time_limit_s = time_left();  // the limit is for the whole solve, the bound included
-    const trace_range range("bound");
-    if (o.on_phase) o.on_phase("certified upper bound");
-    res.bound = compute_bound(p, b, bo);
-  }
-  res.phases.bound_s = lap();
   res.elapsed_s = elapsed();
   return res;
 }

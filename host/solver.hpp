@@ -11,6 +11,7 @@
 
 #include "backend.hpp"
 #include "bound.hpp"
+#include "price_seeds.hpp"
 #include "swarm.hpp"
 
 namespace attnswarm {
@@ -38,6 +39,9 @@ struct solve_options {
   // than it: its exact report is kept when the swarm found nothing better.
   std::vector<double> init_policy;
   bool bound = true;          // compute the certified upper bound and the gap
+  // seed every swarm with the best policy of the bound's price ladder (host/price_seeds.hpp);
+  // needs the bound
+  bool price_seeds = true;
   bound_options bound_opts;
   const std::atomic<bool>* interrupt = nullptr;
   progress_callback on_progress;  // main swarm only
@@ -49,16 +53,17 @@ struct solve_options {
 struct shape_trial {
   shape s;
   double best_served;  // from the batched evaluation
+  std::optional<double> price_seed_served;  // what its price seed served (batched), when it had one
 };
 
 // Seconds of each phase of a solve, in the order they run (the NVTX ranges of the same names
 // split them further for Nsight).
 struct solve_phases {
   double baseline_s = 0.0;      // the exact report of W = 0
+  double bound_s = 0.0;         // the certified upper bound and its prices' margins (0 with --no-bound)
   double shape_search_s = 0.0;  // the short swarms of the shape grid (0 when tau and beta are given)
   double swarm_s = 0.0;         // the main swarm
   double report_s = 0.0;        // the exact reports of the best policy, the warm start and any fall-back
-  double bound_s = 0.0;         // the certified upper bound (0 with --no-bound)
 };
 
 struct solve_result {
@@ -72,6 +77,7 @@ struct solve_result {
   std::optional<policy_report> init;      // exact report of the warm start under best_shape, when given
   bool fell_back_to_init_policy = false;  // exact check found no gain over the warm start
   std::optional<bound_result> bound;      // absent with --no-bound
+  std::optional<price_seed> seed_from_prices;  // the main swarm's seed from the bound's prices, when it had one
   solve_phases phases;
   double elapsed_s = 0.0;
 };

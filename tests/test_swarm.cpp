@@ -141,7 +141,7 @@ TEST(Swarm, PositionsStayInsideTheBox) {
 // where that shape lies on the edge of its own row or column of what was tried.
 std::vector<shape_trial> trials(const std::vector<shape>& shapes) {
   std::vector<shape_trial> t;
-  for (const shape& s : shapes) t.push_back(shape_trial{s, 0.0});
+  for (const shape& s : shapes) t.push_back(shape_trial{s, 0.0, std::nullopt});
   return t;
 }
 bool holds(const std::vector<shape>& shapes, double tau, double beta) {
@@ -173,14 +173,14 @@ TEST(ShapeSearch, GoesPastTheGridsEdgeNextToTheBest) {
 TEST(ShapeSearch, TheEdgeIsAlongTheBestShapesOwnRowAndColumn) {
   // (1, 8) was tried and lost to (2, 4): beta 4 is still the edge of tau 2's column
   auto tried = trials(shape_grid(std::nullopt, std::nullopt));
-  tried.push_back(shape_trial{shape{1.0, 8.0}, 0.0});
-  tried.push_back(shape_trial{shape{2.0, 4.0}, 0.0});
+  tried.push_back(shape_trial{shape{1.0, 8.0}, 0.0, std::nullopt});
+  tried.push_back(shape_trial{shape{2.0, 4.0}, 0.0, std::nullopt});
   const auto next = shapes_past_the_edge(tried, shape{2.0, 4.0}, true, true);
   EXPECT_EQ(next.size(), 2u);
   EXPECT_TRUE(holds(next, 2.0, 8.0));
   EXPECT_TRUE(holds(next, 4.0, 4.0));
   // nothing tried twice, nothing past the limits
-  tried.push_back(shape_trial{shape{2.0, 8.0}, 0.0});
+  tried.push_back(shape_trial{shape{2.0, 8.0}, 0.0, std::nullopt});
   EXPECT_EQ(shapes_past_the_edge(tried, shape{2.0, 4.0}, true, true).size(), 1u);
   const auto at_limits = trials({shape{k_max_search_tau, k_max_search_beta}, shape{k_min_search_tau, k_max_search_beta}});
   EXPECT_TRUE(shapes_past_the_edge(at_limits, shape{k_max_search_tau, k_max_search_beta}, true, true).empty());
