@@ -165,7 +165,8 @@ subcommand add_solve(CLI::App& app) {
   solve_cmd->add_option("--init-policy", f->init_policy,
                         "warm start: a policy.npy of an earlier solve (its shape from the summary.json beside it); "
                         "the answer is never worse than it");
-  solve_cmd->add_option("--w-max", f->o.w_max, "bound on |W| (log-boosts)")->capture_default_str();
+  solve_cmd->add_option("--w-max", f->o.w_max, "bound on |W| (log-boosts) of the answer; the shape search stays within 4")
+      ->capture_default_str();
   solve_cmd->add_option("--stall", f->o.stall, "stop after K iterations without relative gain --tol (0 = never)")
       ->capture_default_str();
   solve_cmd->add_option("--tol", f->o.tol, "relative improvement that counts as progress")->capture_default_str();

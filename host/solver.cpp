@@ -47,7 +47,8 @@ std::vector<shape> shapes_past_the_edge(const std::vector<shape_trial>& tried, c
 
 namespace {
 
-swarm_options policy_swarm_options(const solve_options& o, backend& b, int iterations, double time_left) {
+// box: the swarm's bound on |W|, o.w_max for the main swarm, less for the shape search
+swarm_options policy_swarm_options(const solve_options& o, backend& b, int iterations, double time_left, double box) {
   swarm_options so;
   so.state = b.device_swarm();
   so.particles = o.particles;
@@ -58,9 +59,9 @@ swarm_options policy_swarm_options(const solve_options& o, backend& b, int itera
     so.omega = 0.9;
     so.omega_end = 0.4;
   }
-  so.x_lo = so.init_lo = -o.w_max;
-  so.x_hi = so.init_hi = o.w_max;
-  so.v_max = 0.25 * 2.0 * o.w_max;
+  so.x_lo = so.init_lo = -box;
+  so.x_hi = so.init_hi = box;
+  so.v_max = 0.25 * 2.0 * box;
   so.tol = o.tol;
   so.time_limit_s = time_left;
   so.interrupt = o.interrupt;
@@ -128,11 +129,12 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   res.phases.bound_s = lap();
   // the seeds of one swarm under the backend's current shape: the fixed starts, then the
   // best policy of the price ladder, which `chosen` reports (nullopt when there is none)
-  const auto seeds_with_prices = [&](std::vector<std::vector<double>> seeds, std::optional<price_seed>& chosen) {
+  const auto seeds_with_prices = [&](std::vector<std::vector<double>> seeds, double box,
+                                     std::optional<price_seed>& chosen) {
     chosen.reset();
     if (margins.empty()) return seeds;
     const trace_range range("price seeds");
-    price_seed ps = best_price_seed(b, margins, static_cast<int>(p.segments), o.w_max);
+    price_seed ps = best_price_seed(b, margins, static_cast<int>(p.segments), box);
     if (ps.policy.empty()) return seeds;
     seeds.push_back(ps.policy);
     chosen = std::move(ps);
@@ -153,9 +155,10 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
         o.on_phase(text);
       }
       b.set_shape(s);
-      swarm_options so = policy_swarm_options(o, b, o.search_iterations, time_left());
+      const double box = shape_search_w_max(o.w_max);
+      swarm_options so = policy_swarm_options(o, b, o.search_iterations, time_left(), box);
       std::optional<price_seed> ps;
-      so.seeded = seeds_with_prices(starts, ps);
+      so.seeded = seeds_with_prices(starts, box, ps);
       const swarm_result r = run_swarm(dims, objective, so);
       res.shape_search.push_back(shape_trial{s, -r.best, ps ? std::optional<double>(ps->served) : std::nullopt});
       if (!(-r.best > best)) return false;
@@ -183,9 +186,9 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
   res.phases.shape_search_s = lap();
 
   b.set_shape(res.best_shape);
-  swarm_options so = policy_swarm_options(o, b, o.iterations, time_left());
+  swarm_options so = policy_swarm_options(o, b, o.iterations, time_left(), o.w_max);
   so.stall = o.stall;
-  so.seeded = seeds_with_prices(starts, res.seed_from_prices);
+  so.seeded = seeds_with_prices(starts, o.w_max, res.seed_from_prices);
   if (search_best != zero) so.seeded.push_back(search_best);
   res.swarm = run_swarm(dims, objective, so, o.on_progress);
   res.best_policy = res.swarm.best_x;

@@ -29,7 +29,11 @@ struct solve_options {
   topology topo = topology::global;
   bool falling_inertia = false;  // omega 0.9 -> 0.4 instead of constant 0.7298
   std::optional<double> tau, beta;
-  double w_max = 4.0;
+  // bound on |W| of the answer: the main swarm's box (the shape search's short swarms stay
+  // within shape_search_w_max of it). DESIGN §2 says 4; at the large beta the search finds,
+  // boosts of +-4 can barely move attention, and 8 narrowed the gap on every instance of
+  // bench/RESULTS.md (2026-12-04).
+  double w_max = 8.0;
   int stall = 50;
   double tol = 1e-6;
   double time_limit_s = 0.0;
@@ -81,6 +85,12 @@ struct solve_result {
   solve_phases phases;
   double elapsed_s = 0.0;
 };
+
+// The shape search's box: min(w_max, 4). Its swarms are short (15 iterations), and in a
+// wider box they are too noisy to rank shapes: at +-6 to +-12 they kept beta 0 to 4 on
+// MovieLens, whose best shape has beta 64 (bench/RESULTS.md, 2026-12-04).
+constexpr double k_shape_search_w_max = 4.0;
+inline double shape_search_w_max(double w_max) { return w_max < k_shape_search_w_max ? w_max : k_shape_search_w_max; }
 
 // The shape grid of DESIGN §1, restricted to the fixed value when tau or beta is given.
 std::vector<shape> shape_grid(std::optional<double> tau, std::optional<double> beta);
