@@ -121,20 +121,18 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     if (o.on_phase) o.on_phase("certified upper bound");
     res.bound = compute_bound(p, b, bo);
   }
-  std::vector<double> margins;
-  if (res.bound && o.price_seeds) {
-    const trace_range range("price seeds");
-    margins = price_margins(p, b, *res.bound);
-  }
   res.phases.bound_s = lap();
   // the seeds of one swarm under the backend's current shape: the fixed starts, then the
-  // best policy of the price ladder, which `chosen` reports (nullopt when there is none)
+  // best policy of the price ladder, which `chosen` reports (nullopt when there is none).
+  // The margins' dual pass runs with the first swarm to use them, and counts in its phase.
+  std::optional<std::vector<double>> margins;
   const auto seeds_with_prices = [&](std::vector<std::vector<double>> seeds, double box,
                                      std::optional<price_seed>& chosen) {
     chosen.reset();
-    if (margins.empty()) return seeds;
+    if (!res.bound || !o.price_seeds) return seeds;
     const trace_range range("price seeds");
-    price_seed ps = best_price_seed(b, margins, static_cast<int>(p.segments), box);
+    if (!margins) margins = price_margins(p, b, *res.bound);
+    price_seed ps = best_price_seed(b, *margins, static_cast<int>(p.segments), box);
     if (ps.policy.empty()) return seeds;
     seeds.push_back(ps.policy);
     chosen = std::move(ps);

@@ -64,7 +64,7 @@ struct shape_trial {
 // split them further for Nsight).
 struct solve_phases {
   double baseline_s = 0.0;      // the exact report of W = 0
-  double bound_s = 0.0;         // the certified upper bound and its prices' margins (0 with --no-bound)
+  double bound_s = 0.0;         // the certified upper bound (0 with --no-bound)
   double shape_search_s = 0.0;  // the short swarms of the shape grid (0 when tau and beta are given)
   double swarm_s = 0.0;         // the main swarm
   double report_s = 0.0;        // the exact reports of the best policy, the warm start and any fall-back
