@@ -396,7 +396,7 @@ TEST_F(FakeDeviceProgram, SolveOnTheDeviceGivesTheCpuAnswerAndNamesEveryPhase) {
   const auto first = [&](const std::string& name) { return std::find(trace.begin(), trace.end(), name) - trace.begin(); };
   const auto last = [&](const std::string& name) { return trace.rend() - std::find(trace.rbegin(), trace.rend(), name) - 1; };
   const auto n = static_cast<std::ptrdiff_t>(trace.size());
-  for (const char* phase : {"load", "upload", "shape search", "evaluate", "swarm step", "bound", "report"})
+  for (const char* phase : {"load", "upload", "shape search", "evaluate", "swarm step", "bound", "price seeds", "report"})
     EXPECT_LT(first(phase), n) << "no NVTX range named '" << phase << "'";
   EXPECT_EQ(std::count(trace.begin(), trace.end(), "cudaProfilerStart"), 1);
   EXPECT_EQ(std::count(trace.begin(), trace.end(), "cudaProfilerStop"), 1);
