@@ -170,9 +170,11 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     };
     std::string of_grid = "/";  // appended: GCC 12 warns falsely on "/" + string
     of_grid += std::to_string(grid.size());
+    // once stopped, no further shape: each would still cost its swarm's first evaluation
+    // and its price ladder, 12 of them past a --time-limit before this check
     for (const shape& s : grid) {
       try_shape(s, of_grid.c_str());
-      if (o.interrupt != nullptr && o.interrupt->load()) break;
+      if (stopped()) break;
     }
     // past the grid's edge while the edge wins: one step at a time, next to the best shape
     for (bool gained = true; gained && !stopped();) {

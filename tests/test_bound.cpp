@@ -357,6 +357,12 @@ TEST(Bound, ATimeLimitStopsItEarlyWithAValidLooserBound) {
   EXPECT_FALSE(sr.bound->converged);
   EXPECT_EQ(sr.bound->iterations, 0);
   EXPECT_GE(sr.bound->upper_bound, sr.best.served);
+  // and the shape search: no shape after the limit
+  so.tau.reset();
+  so.beta.reset();
+  const solve_result searched = solve(p, *b, so);
+  EXPECT_EQ(searched.shape_search.size(), 1u);
+  EXPECT_EQ(searched.swarm.reason, stop_reason::time_limit);
 }
 
 TEST(Bound, CliPrintsPricesAndSolveReportsTheGap) {
