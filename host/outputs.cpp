@@ -41,6 +41,7 @@ nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, co
   j["topology"] = o.topo == topology::ring ? "ring" : "global";
   j["inertia"] = o.falling_inertia ? "linear 0.9->0.4" : "constant 0.7298";
   j["w_max"] = o.w_max;
+  j["search_w_max"] = shape_search_w_max(o.w_max);
   j["tau"] = r.best_shape.tau;
   j["beta"] = r.best_shape.beta;
   j["shape_searched"] = !r.shape_search.empty();

@@ -189,6 +189,8 @@ TEST(PriceSeedsCli, SummaryReportsTheSeedAndTheFlagTurnsItOff) {
   EXPECT_GT(j["price_seed"]["served"].get<double>(), 0.0);
   EXPECT_LE(j["price_seed"]["served"].get<double>(), j["upper_bound"].get<double>() * (1 + 1e-6));
   for (const auto& t : j["shape_search"]) EXPECT_TRUE(t["price_seed_served"].is_number()) << t;
+  EXPECT_EQ(j["w_max"], 8.0);        // the main swarm's box
+  EXPECT_EQ(j["search_w_max"], 4.0); // the shape search's
   const auto phases = j["phase_s"];
   EXPECT_EQ(phases.begin().key(), "baseline");
   EXPECT_EQ(std::next(phases.begin()).key(), "bound");  // it runs before the swarms it seeds
