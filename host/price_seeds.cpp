@@ -27,8 +27,9 @@ std::vector<double> price_margins(const problem& p, backend& b, const bound_resu
 }
 
 std::vector<double> price_seed_scales() {
+  // 2^(k/2 - 2) for k = 0..20: 1/4 to 256 in steps of sqrt(2), the even rungs exact
   std::vector<double> c;
-  for (double x = 0.25; x <= 256.0; x *= std::sqrt(2.0)) c.push_back(x);
+  for (int k = 0; k <= 20; ++k) c.push_back(std::ldexp(k % 2 == 0 ? 1.0 : std::sqrt(2.0), k / 2 - 2));
   return c;
 }
 

@@ -25,9 +25,10 @@ TEST(PriceSeeds, EachRungIsTheScaledMarginsWithTheLargestBoostAtTheTopOfTheBox) 
   const int segments = 3;
   const double w_max = 4.0;
   const std::vector<double> scales = price_seed_scales();
-  ASSERT_GE(scales.size(), 8u);
-  EXPECT_LT(scales.front(), 1.0);
-  EXPECT_GE(scales.back(), 128.0);
+  ASSERT_EQ(scales.size(), 21u);  // README: 21 scales from 1/4 to 256
+  EXPECT_EQ(scales.front(), 0.25);
+  EXPECT_EQ(scales.back(), 256.0);
+  for (std::size_t k = 1; k < scales.size(); ++k) EXPECT_NEAR(scales[k] / scales[k - 1], std::sqrt(2.0), 1e-12);
   const std::vector<double> w = price_seed_policies(margins, segments, w_max);
   ASSERT_EQ(w.size(), scales.size() * segments * margins.size());
   for (std::size_t k = 0; k < scales.size(); ++k)
