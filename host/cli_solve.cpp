@@ -39,6 +39,7 @@ void check_solve_flags(solve_flags& f) {
   if (f.o.particles < 1) throw input_error("--particles: must be >= 1");
   if (f.o.iterations < 0) throw input_error("--iterations: must be >= 0");
   if (f.o.search_iterations < 0) throw input_error("--search-iterations: must be >= 0");
+  if (f.o.search_swarms < 1) throw input_error("--search-swarms: must be >= 1");
   if (!(f.o.w_max > 0.0 && f.o.w_max <= k_max_log_boost))
     throw input_error("--w-max: must be a number in (0, " + fmt("%g", k_max_log_boost) + "]");
   if (f.o.stall < 0) throw input_error("--stall: must be >= 0 (0 = never)");
@@ -156,6 +157,11 @@ subcommand add_solve(CLI::App& app) {
   solve_cmd->add_option("--particles", f->o.particles, "swarm size P")->capture_default_str();
   solve_cmd->add_option("--iterations", f->o.iterations, "iteration limit of the main swarm")->capture_default_str();
   solve_cmd->add_option("--search-iterations", f->o.search_iterations, "iterations per shape of the shape search")
+      ->capture_default_str();
+  solve_cmd
+      ->add_option("--search-swarms", f->o.search_swarms,
+                   "short swarms of the shape search: on the K shapes whose price ladders serve most, then next to "
+                   "the best while it gains (every shape tried gets one without price seeds)")
       ->capture_default_str();
   add_seed_option(solve_cmd, f->o.seed, "seed of the swarm's random stream");
   solve_cmd->add_option("--topology", f->topology, "global or ring")->capture_default_str();

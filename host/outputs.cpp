@@ -45,13 +45,16 @@ nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, co
   j["tau"] = r.best_shape.tau;
   j["beta"] = r.best_shape.beta;
   j["shape_searched"] = !r.shape_search.empty();
+  j["search_swarms"] = o.search_swarms;
+  const auto or_null = [](const std::optional<double>& v) {
+    return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+  };
   nlohmann::ordered_json trials = nlohmann::ordered_json::array();
   for (const auto& t : r.shape_search)
     trials.push_back({{"tau", t.s.tau},
                       {"beta", t.s.beta},
-                      {"best_served", t.best_served},
-                      {"price_seed_served", t.price_seed_served ? nlohmann::ordered_json(*t.price_seed_served)
-                                                                : nlohmann::ordered_json(nullptr)}});
+                      {"best_served", or_null(t.best_served)},
+                      {"price_seed_served", or_null(t.price_seed_served)}});
   j["shape_search"] = trials;
   j["iterations_run"] = r.swarm.iterations_run;
   j["stop_reason"] = stop_reason_name(r.swarm.reason);

@@ -3,47 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <limits>
 #include <stdexcept>
 #include <string>
 
 #include "trace.hpp"
 
 namespace attnswarm {
-
-std::vector<shape> shape_grid(std::optional<double> tau, std::optional<double> beta) {
-  const std::vector<double> taus = tau ? std::vector<double>{*tau} : std::vector<double>{1.0, 0.5, 0.25};
-  const std::vector<double> betas = beta ? std::vector<double>{*beta} : std::vector<double>{0.0, 1.0, 2.0, 4.0};
-  std::vector<shape> grid;
-  for (double t : taus)
-    for (double b : betas) grid.push_back(shape{t, b});
-  return grid;
-}
-
-std::vector<shape> shapes_past_the_edge(const std::vector<shape_trial>& tried, const shape& best, bool tau_free,
-                                        bool beta_free) {
-  // the edge along each line through the best shape: beta at its tau, tau at its beta
-  double tau_lo = best.tau, tau_hi = best.tau, beta_hi = best.beta;
-  for (const auto& t : tried) {
-    if (t.s.beta == best.beta) {
-      tau_lo = std::min(tau_lo, t.s.tau);
-      tau_hi = std::max(tau_hi, t.s.tau);
-    }
-    if (t.s.tau == best.tau) beta_hi = std::max(beta_hi, t.s.beta);
-  }
-  std::vector<shape> next;
-  if (beta_free && best.beta == beta_hi && best.beta > 0.0 && 2.0 * best.beta <= k_max_search_beta)
-    next.push_back(shape{best.tau, 2.0 * best.beta});
-  if (tau_free && best.tau == tau_hi && 2.0 * best.tau <= k_max_search_tau) next.push_back(shape{2.0 * best.tau, best.beta});
-  if (tau_free && best.tau == tau_lo && 0.5 * best.tau >= k_min_search_tau) next.push_back(shape{0.5 * best.tau, best.beta});
-  std::vector<shape> fresh;
-  for (const shape& s : next) {
-    bool seen = false;
-    for (const auto& t : tried) seen = seen || (t.s.tau == s.tau && t.s.beta == s.beta);
-    if (!seen) fresh.push_back(s);
-  }
-  return fresh;
-}
 
 namespace {
 
@@ -122,73 +87,72 @@ solve_result solve(const problem& p, backend& b, const solve_options& o) {
     res.bound = compute_bound(p, b, bo);
   }
   res.phases.bound_s = lap();
-  // the seeds of one swarm under the backend's current shape: the fixed starts, then the
-  // best policy of the price ladder, which `chosen` reports (nullopt when there is none).
-  // The margins' dual pass runs with the first swarm to use them, and counts in its phase.
+  // the best policy of the price ladder under the backend's current shape, within +-box;
+  // nullopt without prices. The margins' dual pass runs with the first ladder, and counts in
+  // its phase.
   std::optional<std::vector<double>> margins;
-  const auto seeds_with_prices = [&](std::vector<std::vector<double>> seeds, double box,
-                                     std::optional<price_seed>& chosen) {
-    chosen.reset();
-    if (!res.bound || !o.price_seeds) return seeds;
+  const auto price_ladder = [&](double box) -> std::optional<price_seed> {
+    if (!res.bound || !o.price_seeds) return std::nullopt;
     const trace_range range("price seeds");
     if (!margins) margins = price_margins(p, b, *res.bound);
     price_seed ps = best_price_seed(b, *margins, static_cast<int>(p.segments), box);
-    if (ps.policy.empty()) return seeds;
-    seeds.push_back(ps.policy);
-    chosen = std::move(ps);
-    return seeds;
+    if (ps.policy.empty()) return std::nullopt;
+    return ps;
   };
   const std::vector<shape> grid = shape_grid(o.tau, o.beta);
   std::vector<double> search_best = zero;
   res.best_shape = grid.front();
   if (grid.size() > 1) {
     const trace_range range("shape search");
-    double best = -std::numeric_limits<double>::infinity();
-    // one short swarm on shape s; true when it beat every shape before it
-    const auto try_shape = [&](const shape& s, const char* where) {
-      if (o.on_phase) {
-        char text[128];
-        std::snprintf(text, sizeof text, "shape search %zu%s (tau %g, beta %g)", res.shape_search.size() + 1, where,
-                      s.tau, s.beta);
-        o.on_phase(text);
-      }
+    const double box = shape_search_w_max(o.w_max);
+    // set_shape reshapes every row (a pow per user and task): once per shape, not per step
+    std::optional<shape> shaped;
+    const auto use_shape = [&](const shape& s) {
+      if (shaped && shaped->tau == s.tau && shaped->beta == s.beta) return;
       b.set_shape(s);
-      const double box = shape_search_w_max(o.w_max);
-      swarm_options so = policy_swarm_options(o, b, o.search_iterations, time_left(), box);
-      std::optional<price_seed> ps;
-      so.seeded = seeds_with_prices(starts, box, ps);
-      const swarm_result r = run_swarm(dims, objective, so);
-      res.shape_search.push_back(shape_trial{s, -r.best, ps ? std::optional<double>(ps->served) : std::nullopt});
-      if (!(-r.best > best)) return false;
-      best = -r.best;
-      res.best_shape = s;
-      search_best = r.best_x;
-      return true;
+      shaped = s;
     };
-    const auto stopped = [&] {
+    shape_search_steps steps;
+    // ranked by the ladder within the main swarm's box, where the answer will lie: within
+    // the search's, the ladders of beta 16 and more lose to beta 8 while their swarms win
+    // (bench/RESULTS.md, 2026-12-04)
+    steps.screen = [&](const shape& s) -> std::optional<double> {
+      use_shape(s);
+      const std::optional<price_seed> ps = price_ladder(o.w_max);
+      return ps ? std::optional<double>(ps->served) : std::nullopt;
+    };
+    steps.swarm = [&](const shape& s) {
+      use_shape(s);
+      swarm_options so = policy_swarm_options(o, b, o.search_iterations, time_left(), box);
+      so.seeded = starts;
+      if (const std::optional<price_seed> ps = price_ladder(box)) so.seeded.push_back(ps->policy);
+      return run_swarm(dims, objective, so);
+    };
+    steps.stopped = [&] {
       return (o.interrupt != nullptr && o.interrupt->load()) || (o.time_limit_s > 0.0 && elapsed() >= o.time_limit_s);
     };
-    std::string of_grid = "/";  // appended: GCC 12 warns falsely on "/" + string
-    of_grid += std::to_string(grid.size());
-    // once stopped, no further shape: each would still cost its swarm's first evaluation
-    // and its price ladder, 12 of them past a --time-limit before this check
-    for (const shape& s : grid) {
-      try_shape(s, of_grid.c_str());
-      if (stopped()) break;
-    }
-    // past the grid's edge while the edge wins: one step at a time, next to the best shape
-    for (bool gained = true; gained && !stopped();) {
-      gained = false;
-      for (const shape& s : shapes_past_the_edge(res.shape_search, res.best_shape, !o.tau, !o.beta))
-        gained = try_shape(s, ", past the grid") || gained;
-    }
+    if (o.on_phase)
+      steps.on_shape = [&](const char* stage, int index, int of, const shape& s) {
+        char text[160];
+        if (of > 0)
+          std::snprintf(text, sizeof text, "shape search: %s %d/%d (tau %g, beta %g)", stage, index, of, s.tau, s.beta);
+        else
+          std::snprintf(text, sizeof text, "shape search: %s (tau %g, beta %g)", stage, s.tau, s.beta);
+        o.on_phase(text);
+      };
+    shape_search_result found = search_shapes(grid, !o.tau, !o.beta, o.search_swarms, steps);
+    res.shape_search = std::move(found.trials);
+    res.best_shape = found.best;
+    if (!found.best_x.empty()) search_best = std::move(found.best_x);
   }
   res.phases.shape_search_s = lap();
 
   b.set_shape(res.best_shape);
   swarm_options so = policy_swarm_options(o, b, o.iterations, time_left(), o.w_max);
   so.stall = o.stall;
-  so.seeded = seeds_with_prices(starts, o.w_max, res.seed_from_prices);
+  res.seed_from_prices = price_ladder(o.w_max);
+  so.seeded = starts;
+  if (res.seed_from_prices) so.seeded.push_back(res.seed_from_prices->policy);
   if (search_best != zero) so.seeded.push_back(search_best);
   res.swarm = run_swarm(dims, objective, so, o.on_progress);
   res.best_policy = res.swarm.best_x;

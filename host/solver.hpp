@@ -12,6 +12,7 @@
 #include "backend.hpp"
 #include "bound.hpp"
 #include "price_seeds.hpp"
+#include "shape_search.hpp"
 #include "swarm.hpp"
 
 namespace attnswarm {
@@ -24,7 +25,9 @@ constexpr double k_max_log_boost = 50.0;
 struct solve_options {
   int particles = 128;
   int iterations = 200;
-  int search_iterations = 15;  // per shape of the grid
+  int search_iterations = 15;  // per short swarm of the shape search
+  // how many shapes, those whose price ladders serve most, get a short swarm (host/shape_search.hpp)
+  int search_swarms = k_default_search_swarms;
   std::uint64_t seed = 1;
   topology topo = topology::global;
   bool falling_inertia = false;  // omega 0.9 -> 0.4 instead of constant 0.7298
@@ -50,14 +53,7 @@ struct solve_options {
   const std::atomic<bool>* interrupt = nullptr;
   progress_callback on_progress;  // main swarm only
   std::function<void(const policy_report&)> on_baseline;  // once the baseline is known
-  std::function<void(const std::string&)> on_phase;         // "shape search 3/12 ...", "bound"
-
-};
-
-struct shape_trial {
-  shape s;
-  double best_served;  // from the batched evaluation
-  std::optional<double> price_seed_served;  // what its price seed served (batched), when it had one
+  std::function<void(const std::string&)> on_phase;         // "shape search: swarm 3/6 ...", "certified upper bound"
 };
 
 // Seconds of each phase of a solve, in the order they run (the NVTX ranges of the same names
@@ -65,7 +61,7 @@ struct shape_trial {
 struct solve_phases {
   double baseline_s = 0.0;      // the exact report of W = 0
   double bound_s = 0.0;         // the certified upper bound (0 with --no-bound)
-  double shape_search_s = 0.0;  // the short swarms of the shape grid (0 when tau and beta are given)
+  double shape_search_s = 0.0;  // the short swarms of the shape grid (its price ladders and short swarms; 0 when tau and beta are given)
   double swarm_s = 0.0;         // the main swarm
   double report_s = 0.0;        // the exact reports of the best policy, the warm start and any fall-back
 };
@@ -85,29 +81,6 @@ struct solve_result {
   solve_phases phases;
   double elapsed_s = 0.0;
 };
-
-// The shape search's box: min(w_max, 4). Its swarms are short (15 iterations), and in a
-// wider box they are too noisy to rank shapes: at +-6 to +-12 they kept beta 0 to 4 on
-// MovieLens, whose best shape has beta 64 (bench/RESULTS.md, 2026-12-04).
-constexpr double k_shape_search_w_max = 4.0;
-inline double shape_search_w_max(double w_max) { return w_max < k_shape_search_w_max ? w_max : k_shape_search_w_max; }
-
-// The shape grid of DESIGN §1, restricted to the fixed value when tau or beta is given.
-std::vector<shape> shape_grid(std::optional<double> tau, std::optional<double> beta);
-
-// The grid is an example: the best shape often lies past its edge (on generated data and on
-// MovieLens, a beta of 16 to 32: attention concentrated on each user's tasks of highest value,
-// as at the LP optimum), so the search goes on past it. These are the shapes one step past
-// the edge of those tried, next to the best one when it lies on that edge along its own row or
-// column: beta x 2 when no shape of its tau had a larger beta, tau x 2 (tau / 2) when no shape
-// of its beta had a larger (smaller) tau; free parameters only, within the limits below, none
-// tried before.
-std::vector<shape> shapes_past_the_edge(const std::vector<shape_trial>& tried, const shape& best, bool tau_free,
-                                        bool beta_free);
-// Past A^256 or F^(1/tau) at these tau, a user's attention already goes to one task and the
-// boosts can no longer move it.
-constexpr double k_max_search_beta = 256.0;
-constexpr double k_min_search_tau = 1.0 / 64.0, k_max_search_tau = 64.0;
 
 solve_result solve(const problem& p, backend& b, const solve_options& o);
 

@@ -109,7 +109,7 @@ TEST_F(Cli, SolveWritesEveryOutput) {
   EXPECT_EQ(printed, s);
   for (const char* key : {"users", "tasks", "segments", "backend", "particles", "seed", "tau", "beta", "iterations_run",
                           "stop_reason", "baseline_utilization", "baseline_served", "best_utilization", "best_served",
-                          "improvement", "idle_users", "elapsed_s"})
+                          "improvement", "idle_users", "elapsed_s", "search_swarms"})
     EXPECT_TRUE(s.contains(key)) << key;
   EXPECT_EQ(s["users"], 3001);
   EXPECT_EQ(s["tasks"], 11);
@@ -455,7 +455,8 @@ TEST_F(Cli, ProgressLineOnATerminalOnly) {
   const std::string solve = std::string(ATTNSWARM_BIN_PATH) + " solve --problem " + bundle_ +
                             " --particles 8 --iterations 30 --search-iterations 2";
   const auto tty = testing::run_shell("script -qec '" + solve + "' /dev/null");
-  EXPECT_NE(tty.out.find("[attnswarm] shape search 1/12 (tau 1, beta 0)"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("[attnswarm] shape search: screen 1/12 (tau 1, beta 0)"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("[attnswarm] shape search: swarm 1/6 (tau "), std::string::npos) << tty.out;
   EXPECT_NE(tty.out.find("[attnswarm] iter 30/30"), std::string::npos) << tty.out;
   EXPECT_NE(tty.out.find("[attnswarm] certified upper bound"), std::string::npos) << tty.out;
   const auto pipe = testing::run_shell(solve);
@@ -569,6 +570,7 @@ TEST(CliMisc, BadOptionsExitTwo) {
            {"generate --users 3 --tasks 2 --out x --seed 1e3", "--seed"},
            {"eval --threads 100000", "--threads"},
            {"solve --tol nan", "--tol"},
+           {"solve --search-swarms 0", "--search-swarms: must be >= 1"},
            {"solve --tol -1", "--tol"},
            {"solve --time-limit nan", "--time-limit"},
            {"generate --users 18446744073709551616 --tasks 2 --out x", "--users"},

@@ -1,5 +1,6 @@
 // The swarms' seeds from the bound's prices (host/price_seeds.hpp): the ladder's policies,
-// that the prices carry what the swarm lacks, and how a solve uses and reports them.
+// that the prices carry what the swarm lacks, and how a solve uses and reports them (the
+// shape search's screen among them).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -143,12 +144,32 @@ TEST_F(PriceSeededSolve, ServesMoreThanTheSameSolveWithout) {
   EXPECT_EQ(a.seed_from_prices->policy.size(), static_cast<std::size_t>(p_.dims()));
   // the main swarm starts from it, so it ends no lower (batched evaluation, both)
   EXPECT_GE(-a.swarm.best, a.seed_from_prices->served);
-  for (const shape_trial& t : a.shape_search) {
-    ASSERT_TRUE(t.price_seed_served.has_value()) << t.s.tau << ", " << t.s.beta;
-    EXPECT_GE(t.best_served, *t.price_seed_served);
-  }
+  for (const shape_trial& t : a.shape_search) ASSERT_TRUE(t.price_seed_served.has_value()) << t.s.tau << ", " << t.s.beta;
   EXPECT_FALSE(z.seed_from_prices.has_value());
   for (const shape_trial& t : z.shape_search) EXPECT_FALSE(t.price_seed_served.has_value());
+}
+
+// The ladders screen the shapes, and only the best-ranked get a swarm: the search ends as
+// high as one that swarms every shape it screens, with fewer than half the swarms.
+TEST_F(PriceSeededSolve, ScreenedShapeSearchServesAsMuchAsSwarmingEveryShape) {
+  auto b = make_cpu_backend(p_, 0);
+  solve_options o = quick();
+  const solve_result screened = solve(p_, *b, o);
+  o.search_swarms = 1000;
+  const solve_result every = solve(p_, *b, o);
+  const auto swarmed = [](const solve_result& r) {
+    return std::count_if(r.shape_search.begin(), r.shape_search.end(),
+                         [](const shape_trial& t) { return t.best_served.has_value(); });
+  };
+  EXPECT_EQ(swarmed(every), static_cast<long>(every.shape_search.size()));
+  EXPECT_LT(2 * swarmed(screened), swarmed(every));
+  EXPECT_GE(screened.best.served, 0.995 * every.best.served) << screened.best.served << " vs " << every.best.served;
+  // the main swarm's shape had its swarm
+  const auto best = std::find_if(screened.shape_search.begin(), screened.shape_search.end(), [&](const shape_trial& t) {
+    return t.s.tau == screened.best_shape.tau && t.s.beta == screened.best_shape.beta;
+  });
+  ASSERT_NE(best, screened.shape_search.end());
+  EXPECT_TRUE(best->best_served.has_value());
 }
 
 TEST_F(PriceSeededSolve, NoBoundNoSeedsAndNoCapacityNothingToSeed) {

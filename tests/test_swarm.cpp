@@ -6,7 +6,6 @@
 #include <thread>
 
 #include "../bench/standard_functions.hpp"
-#include "solver.hpp"
 #include "swarm.hpp"
 
 namespace attnswarm {
@@ -135,56 +134,6 @@ TEST(Swarm, PositionsStayInsideTheBox) {
   o.iterations = 50;
   run_swarm(5, watch, o);
   EXPECT_LE(worst, 2.0);
-}
-
-// The shape search goes past its grid one step at a time, next to the best shape, and only
-// where that shape lies on the edge of its own row or column of what was tried.
-std::vector<shape_trial> trials(const std::vector<shape>& shapes) {
-  std::vector<shape_trial> t;
-  for (const shape& s : shapes) t.push_back(shape_trial{s, 0.0, std::nullopt});
-  return t;
-}
-bool holds(const std::vector<shape>& shapes, double tau, double beta) {
-  for (const shape& s : shapes)
-    if (s.tau == tau && s.beta == beta) return true;
-  return false;
-}
-
-TEST(ShapeSearch, GoesPastTheGridsEdgeNextToTheBest) {
-  const auto grid = trials(shape_grid(std::nullopt, std::nullopt));  // tau 1, 1/2, 1/4 x beta 0, 1, 2, 4
-  // inside the grid: nowhere to go
-  EXPECT_TRUE(shapes_past_the_edge(grid, shape{0.5, 2.0}, true, true).empty());
-  // the largest beta and the largest tau: both ways out
-  auto next = shapes_past_the_edge(grid, shape{1.0, 4.0}, true, true);
-  EXPECT_EQ(next.size(), 2u);
-  EXPECT_TRUE(holds(next, 1.0, 8.0));
-  EXPECT_TRUE(holds(next, 2.0, 4.0));
-  // the smallest tau, beta 0: only down in tau (beta 0 is the grid's smallest, not an edge to extend)
-  next = shapes_past_the_edge(grid, shape{0.25, 0.0}, true, true);
-  ASSERT_EQ(next.size(), 1u);
-  EXPECT_TRUE(holds(next, 0.125, 0.0));
-  // a fixed parameter is never moved
-  next = shapes_past_the_edge(grid, shape{1.0, 4.0}, false, true);
-  ASSERT_EQ(next.size(), 1u);
-  EXPECT_TRUE(holds(next, 1.0, 8.0));
-  EXPECT_TRUE(shapes_past_the_edge(grid, shape{1.0, 4.0}, false, false).empty());
-}
-
-TEST(ShapeSearch, TheEdgeIsAlongTheBestShapesOwnRowAndColumn) {
-  // (1, 8) was tried and lost to (2, 4): beta 4 is still the edge of tau 2's column
-  auto tried = trials(shape_grid(std::nullopt, std::nullopt));
-  tried.push_back(shape_trial{shape{1.0, 8.0}, 0.0, std::nullopt});
-  tried.push_back(shape_trial{shape{2.0, 4.0}, 0.0, std::nullopt});
-  const auto next = shapes_past_the_edge(tried, shape{2.0, 4.0}, true, true);
-  EXPECT_EQ(next.size(), 2u);
-  EXPECT_TRUE(holds(next, 2.0, 8.0));
-  EXPECT_TRUE(holds(next, 4.0, 4.0));
-  // nothing tried twice, nothing past the limits
-  tried.push_back(shape_trial{shape{2.0, 8.0}, 0.0, std::nullopt});
-  EXPECT_EQ(shapes_past_the_edge(tried, shape{2.0, 4.0}, true, true).size(), 1u);
-  const auto at_limits = trials({shape{k_max_search_tau, k_max_search_beta}, shape{k_min_search_tau, k_max_search_beta}});
-  EXPECT_TRUE(shapes_past_the_edge(at_limits, shape{k_max_search_tau, k_max_search_beta}, true, true).empty());
-  EXPECT_TRUE(shapes_past_the_edge(at_limits, shape{k_min_search_tau, k_max_search_beta}, true, true).empty());
 }
 
 }  // namespace

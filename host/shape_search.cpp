@@ -1,0 +1,152 @@
+#include "shape_search.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+namespace attnswarm {
+
+std::vector<shape> shape_grid(std::optional<double> tau, std::optional<double> beta) {
+  const std::vector<double> taus = tau ? std::vector<double>{*tau} : std::vector<double>{1.0, 0.5, 0.25};
+  const std::vector<double> betas = beta ? std::vector<double>{*beta} : std::vector<double>{0.0, 1.0, 2.0, 4.0};
+  std::vector<shape> grid;
+  for (double t : taus)
+    for (double b : betas) grid.push_back(shape{t, b});
+  return grid;
+}
+
+namespace {
+
+// a step of the search counts as a gain past this relative margin: along tau at a large beta
+// the ladders keep rising by 1e-4 to tau 64, and swarms on shapes that serve alike differ by
+// their noise
+constexpr double k_step_gain = 1e-3;
+bool gains(double served, double over) { return served > over * (1.0 + k_step_gain); }
+
+bool same_shape(const shape& a, const shape& b) { return a.tau == b.tau && a.beta == b.beta; }
+
+std::vector<shape> untried(const std::vector<shape>& next, const std::vector<shape_trial>& tried) {
+  std::vector<shape> fresh;
+  for (const shape& s : next)
+    if (std::none_of(tried.begin(), tried.end(), [&](const shape_trial& t) { return same_shape(t.s, s); }))
+      fresh.push_back(s);
+  return fresh;
+}
+
+}  // namespace
+
+std::vector<shape> shapes_past_the_edge(const std::vector<shape_trial>& tried, const shape& best, bool tau_free,
+                                        bool beta_free) {
+  // the edge along each line through the best shape: beta at its tau, tau at its beta
+  double tau_lo = best.tau, tau_hi = best.tau, beta_hi = best.beta;
+  for (const auto& t : tried) {
+    if (t.s.beta == best.beta) {
+      tau_lo = std::min(tau_lo, t.s.tau);
+      tau_hi = std::max(tau_hi, t.s.tau);
+    }
+    if (t.s.tau == best.tau) beta_hi = std::max(beta_hi, t.s.beta);
+  }
+  std::vector<shape> next;
+  if (beta_free && best.beta == beta_hi && best.beta > 0.0 && 2.0 * best.beta <= k_max_search_beta)
+    next.push_back(shape{best.tau, 2.0 * best.beta});
+  if (tau_free && best.tau == tau_hi && 2.0 * best.tau <= k_max_search_tau) next.push_back(shape{2.0 * best.tau, best.beta});
+  if (tau_free && best.tau == tau_lo && 0.5 * best.tau >= k_min_search_tau) next.push_back(shape{0.5 * best.tau, best.beta});
+  return untried(next, tried);
+}
+
+std::vector<shape> shape_neighbours(const shape& s, bool tau_free, bool beta_free) {
+  std::vector<shape> next;
+  if (beta_free) {
+    const double up = s.beta == 0.0 ? 1.0 : 2.0 * s.beta;
+    if (up <= k_max_search_beta) next.push_back(shape{s.tau, up});
+    if (s.beta > 0.0) next.push_back(shape{s.tau, s.beta <= 1.0 ? 0.0 : 0.5 * s.beta});
+  }
+  if (tau_free) {
+    if (2.0 * s.tau <= k_max_search_tau) next.push_back(shape{2.0 * s.tau, s.beta});
+    if (0.5 * s.tau >= k_min_search_tau) next.push_back(shape{0.5 * s.tau, s.beta});
+  }
+  return next;
+}
+
+shape_search_result search_shapes(const std::vector<shape>& grid, bool tau_free, bool beta_free, int swarms,
+                                  const shape_search_steps& steps) {
+  shape_search_result res;
+  res.best = grid.front();
+  double best = -std::numeric_limits<double>::infinity();
+
+  const auto add = [&](const shape& s, const char* stage, int index, int of) {
+    if (steps.on_shape) steps.on_shape(stage, index, of, s);
+    res.trials.push_back(shape_trial{s, std::nullopt, steps.screen(s)});
+    return res.trials.size() - 1;
+  };
+  // trial k's short swarm; true when it beat every swarm before it
+  const auto swarm_on = [&](std::size_t k, const char* stage, int index, int of) {
+    if (steps.on_shape) steps.on_shape(stage, index, of, res.trials[k].s);
+    const swarm_result r = steps.swarm(res.trials[k].s);
+    const double served = -r.best;  // the swarm minimizes -served
+    res.trials[k].best_served = served;
+    if (!(served > best)) return false;
+    const bool gained = gains(served, best);
+    best = served;
+    res.best = res.trials[k].s;
+    res.best_x = r.best_x;
+    return gained;
+  };
+  const int grid_size = static_cast<int>(grid.size());
+
+  add(grid.front(), "screen", 1, grid_size);
+  if (!res.trials.front().price_seed_served) {
+    // no prices, nothing to screen with: every shape gets its swarm
+    swarm_on(0, "swarm", 1, grid_size);
+    for (int g = 1; g < grid_size && !steps.stopped(); ++g) swarm_on(add(grid[g], "screen", g + 1, grid_size), "swarm", g + 1, grid_size);
+    for (bool gained = true; gained && !steps.stopped();) {
+      gained = false;
+      for (const shape& s : shapes_past_the_edge(res.trials, res.best, tau_free, beta_free)) {
+        if (steps.stopped()) break;
+        gained = swarm_on(add(s, "past the grid", 0, 0), "past the grid", 0, 0) || gained;
+      }
+    }
+    return res;
+  }
+
+  const auto ladder_of = [&](std::size_t k) { return *res.trials[k].price_seed_served; };
+  std::size_t ladder_best = 0;
+  for (int g = 1; g < grid_size && !steps.stopped(); ++g) {
+    const std::size_t k = add(grid[g], "screen", g + 1, grid_size);
+    if (ladder_of(k) > ladder_of(ladder_best)) ladder_best = k;
+  }
+  for (bool gained = true; gained && !steps.stopped();) {
+    gained = false;
+    for (const shape& s : shapes_past_the_edge(res.trials, res.trials[ladder_best].s, tau_free, beta_free)) {
+      if (steps.stopped()) break;
+      const std::size_t k = add(s, "screen past the grid", 0, 0);
+      if (ladder_of(k) > ladder_of(ladder_best)) {
+        gained = gained || gains(ladder_of(k), ladder_of(ladder_best));
+        ladder_best = k;
+      }
+    }
+  }
+  res.best = res.trials[ladder_best].s;  // until a swarm says otherwise
+
+  std::vector<std::size_t> order(res.trials.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ladder_of(a) > ladder_of(b); });
+  const int first = std::min(swarms, static_cast<int>(order.size()));
+  for (int i = 0; i < first && !steps.stopped(); ++i) swarm_on(order[static_cast<std::size_t>(i)], "swarm", i + 1, first);
+
+  // the ladder's ranking is close, not exact: climb from the best swarm while a neighbour wins
+  for (bool gained = !res.best_x.empty(); gained && !steps.stopped();) {
+    gained = false;
+    for (const shape& s : shape_neighbours(res.best, tau_free, beta_free)) {
+      if (steps.stopped()) break;
+      const auto known = std::find_if(res.trials.begin(), res.trials.end(), [&](const shape_trial& t) { return same_shape(t.s, s); });
+      const std::size_t k = known != res.trials.end() ? static_cast<std::size_t>(known - res.trials.begin())
+                                                      : add(s, "screen next to the best", 0, 0);
+      if (res.trials[k].best_served) continue;
+      gained = swarm_on(k, "swarm next to the best", 0, 0) || gained;
+    }
+  }
+  return res;
+}
+
+}  // namespace attnswarm
