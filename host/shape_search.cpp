@@ -18,8 +18,8 @@ std::vector<shape> shape_grid(std::optional<double> tau, std::optional<double> b
 namespace {
 
 // a step of the search counts as a gain past this relative margin: along tau at a large beta
-// the ladders keep rising by 1e-4 to tau 64, and swarms on shapes that serve alike differ by
-// their noise
+// the ladders keep rising to tau 64, each doubling by less (200k x 32 x 4: +0.32%, +0.15%,
+// +0.07%, +0.04%), and swarms on shapes that serve alike differ by their noise
 constexpr double k_step_gain = 1e-3;
 bool gains(double served, double over) { return served > over * (1.0 + k_step_gain); }
 
