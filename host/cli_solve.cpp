@@ -35,6 +35,12 @@ struct solve_flags {
   solve_options o;
 };
 
+// " (searched: 23 shapes, 8 of them with a swarm)"
+std::string shape_search_line(const std::vector<shape_trial>& trials) {
+  const auto swarmed = std::count_if(trials.begin(), trials.end(), [](const shape_trial& t) { return t.best_served.has_value(); });
+  return " (searched: " + std::to_string(trials.size()) + " shapes, " + std::to_string(swarmed) + " of them with a swarm)";
+}
+
 void check_solve_flags(solve_flags& f) {
   if (f.o.particles < 1) throw input_error("--particles: must be >= 1");
   if (f.o.iterations < 0) throw input_error("--iterations: must be >= 0");
@@ -111,7 +117,7 @@ int run_solve(solve_flags& f) {
               << p.idle_users << " idle)\n"
               << "backend        " << info.device << "\n"
               << "shape          tau " << r.best_shape.tau << ", beta " << r.best_shape.beta
-              << (r.shape_search.empty() ? " (given)" : " (searched)") << "\n"
+              << (r.shape_search.empty() ? std::string(" (given)") : shape_search_line(r.shape_search)) << "\n"
               << "baseline       served " << fmt("%.6g", r.baseline.served) << " of utilization "
               << fmt("%.6g", r.baseline.utilization) << "\n"
               << "best           served " << fmt("%.6g", r.best.served) << " of utilization "

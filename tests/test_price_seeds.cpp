@@ -210,7 +210,15 @@ TEST(PriceSeedsCli, SummaryReportsTheSeedAndTheFlagTurnsItOff) {
   EXPECT_GT(j["price_seed"]["scale"].get<double>(), 0.0);
   EXPECT_GT(j["price_seed"]["served"].get<double>(), 0.0);
   EXPECT_LE(j["price_seed"]["served"].get<double>(), j["upper_bound"].get<double>() * (1 + 1e-6));
-  for (const auto& t : j["shape_search"]) EXPECT_TRUE(t["price_seed_served"].is_number()) << t;
+  // the ladders screen every shape; only some get a swarm
+  std::size_t swarmed = 0;
+  for (const auto& t : j["shape_search"]) {
+    EXPECT_TRUE(t["price_seed_served"].is_number()) << t;
+    swarmed += t["best_served"].is_number() ? 1 : 0;
+  }
+  EXPECT_EQ(j["search_swarms"], 6);
+  EXPECT_GE(swarmed, 6u);
+  EXPECT_LT(swarmed, j["shape_search"].size());
   EXPECT_EQ(j["w_max"], 8.0);        // the main swarm's box
   EXPECT_EQ(j["search_w_max"], 4.0); // the shape search's
   const auto phases = j["phase_s"];
@@ -222,11 +230,17 @@ TEST(PriceSeedsCli, SummaryReportsTheSeedAndTheFlagTurnsItOff) {
     ASSERT_EQ(r.exit_code, 0) << off << ": " << r.err;
     const auto k = nlohmann::json::parse(r.out);
     EXPECT_FALSE(k.contains("price_seed")) << off;
-    for (const auto& t : k["shape_search"]) EXPECT_TRUE(t["price_seed_served"].is_null()) << off << ": " << t;
+    for (const auto& t : k["shape_search"]) {
+      EXPECT_TRUE(t["price_seed_served"].is_null()) << off << ": " << t;
+      EXPECT_TRUE(t["best_served"].is_number()) << off << ": " << t;  // nothing to screen with: every shape swarmed
+    }
   }
   const auto text = testing::run_cli("solve " + quick);
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("\nprice seed     scale "), std::string::npos) << text.out;
+  const std::string searched = "shapes, " + std::to_string(swarmed) + " of them with a swarm)\n";
+  EXPECT_NE(text.out.find(" (searched: " + std::to_string(j["shape_search"].size()) + " " + searched), std::string::npos)
+      << text.out;
 }
 
 }  // namespace
