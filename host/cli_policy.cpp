@@ -1,5 +1,5 @@
 // Policy files (eval --policy, solve --init-policy): the log-boosts of an earlier solve, lined
-// up with today's tasks by name where both sides name them.
+// up with today's segments and tasks by name where both sides name them.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -18,17 +18,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The task names of the tasks.csv beside a policy (a solve's table, or a bundle's task,name),
-// by column; empty when there is none or it has no name column.
-std::vector<std::string> policy_task_names(const fs::path& file, std::int64_t tasks) {
+// The names in the table beside a policy, by id: its tasks.csv (a solve's table with a name
+// column, or a bundle's task,name) or its segments.csv (segment,label); empty when there is
+// none, it has no such columns, or it does not name every id in [0, count).
+std::vector<std::string> names_beside(const fs::path& file, const char* id_key, const char* name_key,
+                                      std::int64_t count) {
   if (!fs::exists(file)) return {};
   csv_reader in(file.string());
   if (!in.next()) return {};
   const std::vector<std::string> header(in.fields().begin(), in.fields().end());
-  const int id_col = csv_reader::column(header, "task"), name_col = csv_reader::column(header, "name");
+  const int id_col = csv_reader::column(header, id_key), name_col = csv_reader::column(header, name_key);
   if (id_col < 0 || name_col < 0) return {};
-  std::vector<std::string> names(static_cast<std::size_t>(tasks));
-  std::vector<bool> named(static_cast<std::size_t>(tasks), false);
+  std::vector<std::string> names(static_cast<std::size_t>(count));
+  std::vector<bool> named(static_cast<std::size_t>(count), false);
   std::unordered_map<std::string, std::int64_t> seen;
   while (in.next()) {
     const auto& f = in.fields();
@@ -36,18 +38,43 @@ std::vector<std::string> policy_task_names(const fs::path& file, std::int64_t ta
     const std::string at = " at line " + std::to_string(in.line());
     double id = -1.0;
     if (static_cast<int>(f.size()) <= std::max(id_col, name_col) || !parse_csv_number(f[id_col], id) || id < 0 ||
-        id >= static_cast<double>(tasks) || id != std::floor(id) || named[static_cast<std::size_t>(id)])
-      throw input_error(file.string() + ": not a task table of the policy beside it" + at +
-                        " (expected each task id in [0, " + std::to_string(tasks) + ") once, with its name)");
+        id >= static_cast<double>(count) || id != std::floor(id) || named[static_cast<std::size_t>(id)])
+      throw input_error(file.string() + ": not a " + id_key + " table of the policy beside it" + at + " (expected each " +
+                        id_key + " id in [0, " + std::to_string(count) + ") once, with its " + name_key + ")");
     const auto j = static_cast<std::size_t>(id);
     names[j] = std::string(f[name_col]);
     named[j] = true;
     if (!seen.emplace(names[j], static_cast<std::int64_t>(j)).second)
-      throw input_error(file.string() + ": task name '" + names[j] + "' twice" + at);
+      throw input_error(file.string() + ": " + id_key + " " + name_key + " '" + names[j] + "' twice" + at);
   }
   for (bool n : named)
-    if (!n) return {};  // not every column named: positions are all there is
+    if (!n) return {};  // not every one named: positions are all there is
   return names;
+}
+
+// Where each of today's names was in the policy (-1: new), and how many were found.
+struct lined_up {
+  std::vector<std::int64_t> from;
+  std::int64_t matched = 0;
+};
+lined_up line_up(const std::vector<std::string>& policy_names, const std::vector<std::string>& names) {
+  std::unordered_map<std::string, std::int64_t> at;
+  for (std::size_t k = 0; k < policy_names.size(); ++k) at.emplace(policy_names[k], static_cast<std::int64_t>(k));
+  lined_up l;
+  for (const std::string& name : names) {
+    const auto it = at.find(name);
+    l.from.push_back(it != at.end() ? it->second : -1);
+    l.matched += it != at.end() ? 1 : 0;
+  }
+  return l;
+}
+
+void say_lined_up(bool quiet, const std::string& path, const char* what, const lined_up& l, std::int64_t policy_count) {
+  if (quiet) return;
+  const auto today = static_cast<long long>(l.from.size());
+  std::fprintf(stderr, "attnswarm: %s: %s lined up by name: %lld of %lld found, %lld new, %lld gone\n", path.c_str(),
+               what, static_cast<long long>(l.matched), today, today - static_cast<long long>(l.matched),
+               static_cast<long long>(policy_count - l.matched));
 }
 
 }  // namespace
@@ -58,9 +85,9 @@ std::vector<double> read_policy(const std::string& path, const problem& p, std::
   if (a.type() != dtype::f32 && a.type() != dtype::f64)
     throw input_error(path + ": dtype " + dtype_name(a.type()) + " not accepted (expected float32 or float64)");
   const std::string expected = "(" + std::to_string(p.segments) + ", " + std::to_string(p.tasks) + ")";
-  if (a.shape().size() != 2 || a.shape()[0] != p.segments)
+  if (a.shape().size() != 2)
     throw input_error(path + ": shape does not match " + expected + " = segments x tasks of the problem");
-  const std::int64_t policy_tasks = a.shape()[1];
+  const std::int64_t policy_segments = a.shape()[0], policy_tasks = a.shape()[1];
   std::vector<double> w(static_cast<std::size_t>(a.size()));
   a.read_f64(0, a.size(), w.data());
   for (std::size_t k = 0; k < w.size(); ++k)
@@ -70,43 +97,57 @@ std::vector<double> read_policy(const std::string& path, const problem& p, std::
                         " (a policy holds log-boosts in [-" + fmt("%g", k_max_log_boost) + ", " +
                         fmt("%g", k_max_log_boost) + "]; -" + fmt("%g", k_max_log_boost) + " all but shuts a task out)");
   const fs::path dir = fs::path(path).parent_path();
+  const std::string by_name = " (segments and tasks are lined up by name only where both the problem and the "
+                              "segments.csv and tasks.csv beside the policy name them)";
 
-  // Task ids are positions, which need not mean the same tasks from one bundle to the next
-  // (import numbers them in order of first appearance in the log). Where the policy's tasks
-  // and the problem's are both named, columns follow the names: a task new to the problem
-  // gets its segment's mean boost (neither favoured nor held back), a task gone is dropped.
+  // Segment and task ids are positions, which need not mean the same from one bundle to the
+  // next (import numbers both in order of first appearance). Where the policy's and the
+  // problem's are both named, rows follow the segments' labels and columns the tasks' names:
+  // a segment new to the problem gets the mean row of those found, a task new to it its
+  // segment's mean boost (neither favoured nor held back); one gone is dropped.
+  const std::vector<std::string> labels =
+      p.segment_names.empty() ? std::vector<std::string>{}
+                              : names_beside(dir / "segments.csv", "segment", "label", policy_segments);
+  if (!labels.empty() && labels != p.segment_names) {
+    const lined_up rows = line_up(labels, p.segment_names);
+    if (rows.matched == 0)
+      throw input_error(path + ": none of its segments (labelled in " + (dir / "segments.csv").string() +
+                        ") is a segment of the problem");
+    std::vector<double> mean(static_cast<std::size_t>(policy_tasks), 0.0), aligned;
+    for (std::int64_t from : rows.from)
+      for (std::int64_t j = 0; from >= 0 && j < policy_tasks; ++j)
+        mean[j] += w[from * policy_tasks + j] / static_cast<double>(rows.matched);
+    for (std::int64_t from : rows.from)
+      aligned.insert(aligned.end(), from >= 0 ? w.begin() + from * policy_tasks : mean.begin(),
+                     from >= 0 ? w.begin() + (from + 1) * policy_tasks : mean.end());
+    w = std::move(aligned);
+    say_lined_up(quiet, path, "segments", rows, policy_segments);
+  } else if (policy_segments != p.segments) {
+    throw input_error(path + ": shape does not match " + expected + " = segments x tasks of the problem" + by_name);
+  }
+
   const std::vector<std::string> names =
-      p.task_names.empty() ? std::vector<std::string>{} : policy_task_names(dir / "tasks.csv", policy_tasks);
+      p.task_names.empty() ? std::vector<std::string>{} : names_beside(dir / "tasks.csv", "task", "name", policy_tasks);
   if (!names.empty() && names != p.task_names) {
-    std::unordered_map<std::string, std::int64_t> column;
-    for (std::int64_t k = 0; k < policy_tasks; ++k) column.emplace(names[k], k);
-    std::vector<std::int64_t> from(static_cast<std::size_t>(p.tasks), -1);
-    std::int64_t matched = 0;
-    for (std::int64_t j = 0; j < p.tasks; ++j)
-      if (const auto it = column.find(p.task_names[j]); it != column.end()) {
-        from[j] = it->second;
-        ++matched;
-      }
-    if (matched == 0)
+    const lined_up columns = line_up(names, p.task_names);
+    if (columns.matched == 0)
       throw input_error(path + ": none of its tasks (named in " + (dir / "tasks.csv").string() +
                         ") is a task of the problem");
     std::vector<double> aligned(static_cast<std::size_t>(p.dims()));
     for (int s = 0; s < p.segments; ++s) {
       const double* row = w.data() + static_cast<std::size_t>(s) * policy_tasks;
       double mean = 0.0;
-      for (std::int64_t j = 0; j < p.tasks; ++j)
-        if (from[j] >= 0) mean += row[from[j]] / static_cast<double>(matched);
-      for (std::int64_t j = 0; j < p.tasks; ++j) aligned[s * p.tasks + j] = from[j] >= 0 ? row[from[j]] : mean;
+      for (std::int64_t from : columns.from)
+        if (from >= 0) mean += row[from] / static_cast<double>(columns.matched);
+      for (std::int64_t j = 0; j < p.tasks; ++j) {
+        const std::int64_t from = columns.from[static_cast<std::size_t>(j)];
+        aligned[s * p.tasks + j] = from >= 0 ? row[from] : mean;
+      }
     }
     w = std::move(aligned);
-    if (!quiet)
-      std::fprintf(stderr, "attnswarm: %s: tasks lined up by name: %lld of %lld found, %lld new, %lld gone\n",
-                   path.c_str(), static_cast<long long>(matched), static_cast<long long>(p.tasks),
-                   static_cast<long long>(p.tasks - matched), static_cast<long long>(policy_tasks - matched));
+    say_lined_up(quiet, path, "tasks", columns, policy_tasks);
   } else if (policy_tasks != p.tasks) {
-    throw input_error(path + ": shape does not match " + expected +
-                      " = segments x tasks of the problem (tasks are lined up by name only where the problem and "
-                      "the tasks.csv beside the policy both name them)");
+    throw input_error(path + ": shape does not match " + expected + " = segments x tasks of the problem" + by_name);
   }
 
   const auto summary = dir / "summary.json";

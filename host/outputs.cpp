@@ -149,6 +149,12 @@ void write_solve_outputs(staged_dir& out, const problem& p, const nlohmann::orde
   }
   write_text_file(out.path("tasks.csv"), tasks.str());
 
+  if (!p.segment_names.empty()) {  // the rows of policy.npy, as the bundle's segments.csv names them
+    std::ostringstream segments;
+    segments << "segment,label\n";
+    for (int k = 0; k < p.segments; ++k) segments << k << ',' << csv_quote(p.segment_names[k]) << '\n';
+    write_text_file(out.path("segments.csv"), segments.str());
+  }
   write_npy(out.path("policy.npy"), dtype::f64, {p.segments, p.tasks}, r.best_policy.data());
   if (r.best.topk > 0) {
     write_npy(out.path("topk_task.npy"), dtype::i32, {p.users, r.best.topk}, r.best.topk_task.data());

@@ -1,5 +1,7 @@
 // What a solve leaves behind (DESIGN §4): summary.json, convergence.csv, tasks.csv,
-// policy.npy and the top-k allocation, all committed together through a staged_dir.
+// policy.npy and the top-k allocation, and segments.csv, the labels of policy.npy's rows
+// (beyond DESIGN §4, for a warm start to line them up), all committed together through a
+// staged_dir.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -21,10 +23,11 @@ struct run_info {
 nlohmann::ordered_json summary_json(const problem& p, const solve_options& o, const run_info& info,
                                     const solve_result& r);
 
-// Every file a solve may write (the top-k only with --topk).
+// Every file a solve may write (segments.csv only when the problem names its segments, the
+// top-k only with --topk).
 inline const output_kind k_solve_outputs{"solve",
-                                         {"summary.json", "convergence.csv", "tasks.csv", "policy.npy", "topk_task.npy",
-                                          "topk_share.npy"}};
+                                         {"summary.json", "convergence.csv", "tasks.csv", "segments.csv", "policy.npy",
+                                          "topk_task.npy", "topk_share.npy"}};
 
 // Writes every file into `out` (made before the solve, so that an output folder that cannot
 // be made fails before the work) and commits them together.

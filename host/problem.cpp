@@ -2,11 +2,14 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <string>
+#include <unordered_map>
 
 #include "csv_reader.hpp"
 #include "errors.hpp"
@@ -84,28 +87,41 @@ double check_matrix(const npy_array& a, std::int64_t cols) {
   return scan.largest;
 }
 
-std::vector<std::string> read_task_names(const fs::path& file, std::int64_t tasks) {
+// The names in a bundle's id,name table by id: tasks.csv (task,name) or segments.csv
+// (segment,label). A segment id past the problem's is skipped: import gives a label to every
+// segment its --segments file names, also to one none of the events' users is in.
+std::vector<std::string> read_names(const fs::path& file, std::int64_t count, const char* what, bool skip_past) {
   csv_reader in(file.string());
-  std::vector<std::string> names(static_cast<std::size_t>(tasks));
-  std::vector<std::int64_t> named_at(static_cast<std::size_t>(tasks), 0);  // line of each task's name
-  in.next();  // header: task,name
+  std::vector<std::string> names(static_cast<std::size_t>(count));
+  std::vector<std::int64_t> named_at(static_cast<std::size_t>(count), 0);  // line of each id's name
+  std::unordered_map<std::string, std::int64_t> line_of_name;
+  const std::string expected = std::string(" (expected ") + what + (skip_past ? ",label)" : ",name)");
+  in.next();  // header
   while (in.next()) {
     const auto& f = in.fields();
     if (f.size() == 1 && f[0].empty()) continue;
     const std::string at = " at line " + std::to_string(in.line());
-    if (f.size() < 2) throw input_error(file.string() + ": no name" + at + " (expected task,name)");
+    if (f.size() < 2) throw input_error(file.string() + ": no name" + at + expected);
     std::int64_t id = -1;
     const auto r = std::from_chars(f[0].data(), f[0].data() + f[0].size(), id);
-    if (r.ec != std::errc() || r.ptr != f[0].data() + f[0].size() || id < 0 || id >= tasks)
-      throw input_error(file.string() + ": task id '" + std::string(f[0]) + "'" + at + " is not in [0, " +
-                        std::to_string(tasks) + ")");
+    const bool number = r.ec == std::errc() && r.ptr == f[0].data() + f[0].size() && id >= 0;
+    if (number && id >= count && skip_past) continue;
+    if (!number || id >= count)
+      throw input_error(file.string() + ": " + what + " id '" + std::string(f[0]) + "'" + at + " is not in [0, " +
+                        std::to_string(count) + ")");
     auto& seen = named_at[static_cast<std::size_t>(id)];
     if (seen > 0)
-      throw input_error(file.string() + ": task " + std::to_string(id) + " named twice (lines " + std::to_string(seen) +
-                        " and " + std::to_string(in.line()) + ")");
+      throw input_error(file.string() + ": " + what + " " + std::to_string(id) + " named twice (lines " +
+                        std::to_string(seen) + " and " + std::to_string(in.line()) + ")");
     seen = in.line();
     names[static_cast<std::size_t>(id)] = std::string(f[1]);
+    // a warm start lines segments up by label, which must then say which segment it is
+    if (skip_past && !line_of_name.emplace(names[static_cast<std::size_t>(id)], in.line()).second)
+      throw input_error(file.string() + ": label '" + std::string(f[1]) + "' twice (lines " +
+                        std::to_string(line_of_name[names[static_cast<std::size_t>(id)]]) + " and " +
+                        std::to_string(in.line()) + ")");
   }
+  if (skip_past && std::find(named_at.begin(), named_at.end(), 0) != named_at.end()) return {};  // positions, then
   return names;
 }
 
@@ -197,7 +213,9 @@ problem load_problem(const std::string& dir_text) {
     }
   }
 
-  if (fs::exists(dir / "tasks.csv")) p.task_names = read_task_names(dir / "tasks.csv", p.tasks);
+  if (fs::exists(dir / "tasks.csv")) p.task_names = read_names(dir / "tasks.csv", p.tasks, "task", false);
+  if (fs::exists(dir / "segments.csv"))
+    p.segment_names = read_names(dir / "segments.csv", p.segments, "segment", true);
   validate_values(p);
   return p;
 }

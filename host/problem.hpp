@@ -22,6 +22,8 @@ struct problem {
   std::vector<std::int32_t> segment;  // N, in [0, segments)
   std::vector<double> capacity;       // M, +inf where unbounded
   std::vector<std::string> task_names;  // M, from tasks.csv when the bundle has one
+  // S, from segments.csv when the bundle has one naming every segment (import --segments)
+  std::vector<std::string> segment_names;
   std::int64_t idle_users = 0;          // users with no eligible task (F_i = 0)
   double largest_mass = 0.0;            // max r_i
   double largest_attraction = 0.0;      // max A_ij

@@ -146,6 +146,7 @@ TEST_F(Cli, SolveWritesEveryOutput) {
   npy_array policy(out + "/policy.npy");
   EXPECT_EQ(policy.type(), dtype::f64);
   EXPECT_EQ(policy.shape(), (std::vector<std::int64_t>{3, 11}));
+  EXPECT_FALSE(std::filesystem::exists(out + "/segments.csv"));  // a generated bundle labels no segment
   npy_array tt(out + "/topk_task.npy"), ts(out + "/topk_share.npy");
   EXPECT_EQ(tt.type(), dtype::i32);
   EXPECT_EQ(ts.type(), dtype::f32);
@@ -235,14 +236,15 @@ TEST_F(Cli, AWarmStartThatDoesNotFitIsAClearError) {
   ASSERT_EQ(run_cli("generate --quiet --users 50 --tasks 4 --out " + other).exit_code, 0);
   const auto shape = run_cli("solve --quiet --problem " + other + " --init-policy " + first + "/policy.npy");
   EXPECT_EQ(shape.exit_code, 2);
+  const std::string by_name = " (segments and tasks are lined up by name only where both the problem and the "
+                              "segments.csv and tasks.csv beside the policy name them)\n";
   EXPECT_EQ(shape.err, "attnswarm: error: " + first + "/policy.npy: shape does not match (1, 4) = segments x tasks of "
-                       "the problem\n");
+                       "the problem" + by_name);
   ASSERT_EQ(run_cli("generate --quiet --users 50 --tasks 4 --segments 3 --out " + other).exit_code, 0);
   const auto tasks = run_cli("eval --quiet --problem " + other + " --policy " + first + "/policy.npy");
   EXPECT_EQ(tasks.exit_code, 2);
   EXPECT_EQ(tasks.err, "attnswarm: error: " + first + "/policy.npy: shape does not match (3, 4) = segments x tasks of "
-                       "the problem (tasks are lined up by name only where the problem and the tasks.csv beside the "
-                       "policy both name them)\n");
+                       "the problem" + by_name);
   // a missing file is said before the problem is loaded
   const auto missing = run_cli("solve --quiet --problem " + (tmp_ / "absent") + " --init-policy " + (tmp_ / "none.npy"));
   EXPECT_EQ(missing.exit_code, 2);

@@ -165,6 +165,7 @@ TEST(Import, SegmentsAndCapacities) {
   EXPECT_EQ(p.segment, (std::vector<std::int32_t>{0, 3, 1}));  // bob has none: "(none)"
   EXPECT_EQ(p.segments, 4);
   EXPECT_EQ(slurp(tmp / "bundle/segments.csv"), "segment,label\n0,north\n1,south\n2,east\n3,(none)\n");
+  EXPECT_EQ(p.segment_names, (std::vector<std::string>{"north", "south", "east", "(none)"}));
   EXPECT_TRUE(std::isinf(p.capacity[0]));
   EXPECT_EQ(p.capacity[1], 2.5);
   EXPECT_TRUE(std::isinf(p.capacity[2]));
@@ -227,21 +228,43 @@ TEST(Import, ATargetHoldingAFileOfABundlesNameIsRefusedFirst) {
   EXPECT_EQ(slurp(o.out + "/tasks.csv"), "task,name\n0,mine\n");
 }
 
+// Imports `events` (user,item,value; no times) into tmp/name, with a --segments file
+// (user,segment) when one is given.
+std::string small_bundle(const temp_dir& tmp, const std::string& name, const std::string& events,
+                         const std::string& segments = "") {
+  write_file(tmp / (name + ".csv"), events);
+  import_options o;
+  o.events = tmp / (name + ".csv");
+  o.out = tmp / name;
+  o.task_col = "item";
+  o.time_col.clear();
+  if (!segments.empty()) {
+    write_file(tmp / (name + "-segments.csv"), segments);
+    o.segments_file = tmp / (name + "-segments.csv");
+  }
+  import_events(o);
+  return o.out;
+}
+
+// `eval` (up to --policy) of `policy` lines it up with the problem, saying `said` on stderr,
+// and serves what `by_hand`, the same boosts placed in the problem's order, serves; returns it.
+double served_as_placed(const std::string& eval, const std::string& policy, const std::string& by_hand,
+                        const std::string& said) {
+  const auto lined_up = run_cli(eval + policy);
+  EXPECT_EQ(lined_up.exit_code, 0) << lined_up.err;
+  EXPECT_NE(lined_up.err.find(said), std::string::npos) << lined_up.err;
+  const auto placed = run_cli(eval + by_hand);
+  EXPECT_EQ(placed.exit_code, 0) << placed.err;
+  const double served = json::parse(lined_up.out)["served"].get<double>();
+  EXPECT_EQ(served, json::parse(placed.out)["served"].get<double>());
+  return served;
+}
+
 // import numbers tasks in order of first appearance, so yesterday's column 0 need not be
 // today's: a policy is lined up with the problem by the task names on both sides.
 TEST(Import, APolicyOfAnotherDaysBundleIsLinedUpByTaskName) {
   temp_dir tmp;
-  const auto bundle_of = [&](const std::string& name, const std::string& events) {
-    write_file(tmp / (name + ".csv"), events);
-    import_options o;
-    o.events = tmp / (name + ".csv");
-    o.out = tmp / name;
-    o.task_col = "item";
-    o.time_col.clear();
-    import_events(o);
-    return o.out;
-  };
-  const std::string today = bundle_of("today", "user,item,value\nu1,z,1\nu1,w,2\nu2,x,3\nu2,z,1\nu3,w,1\nu3,x,2\n");
+  const std::string today = small_bundle(tmp, "today", "user,item,value\nu1,z,1\nu1,w,2\nu2,x,3\nu2,z,1\nu3,w,1\nu3,x,2\n");
   ASSERT_EQ(slurp(today + "/tasks.csv"), "task,name\n0,z\n1,w\n2,x\n");
   // yesterday's policy over tasks x, y, z (y is gone today, w is new), beside its task table
   std::filesystem::create_directories(tmp / "yesterday");
@@ -254,25 +277,80 @@ TEST(Import, APolicyOfAnotherDaysBundleIsLinedUpByTaskName) {
   write_npy(tmp / "by-hand/policy.npy", dtype::f64, {1, 3}, placed.data());
 
   const std::string eval = "eval --json --tau 1 --beta 0 --problem " + today + " --policy ";
-  const auto lined_up = run_cli(eval + (tmp / "yesterday/policy.npy"));
-  ASSERT_EQ(lined_up.exit_code, 0) << lined_up.err;
-  EXPECT_NE(lined_up.err.find("policy.npy: tasks lined up by name: 2 of 3 found, 1 new, 1 gone"), std::string::npos)
-      << lined_up.err;
-  const auto by_hand = run_cli(eval + (tmp / "by-hand/policy.npy"));
-  ASSERT_EQ(by_hand.exit_code, 0) << by_hand.err;
-  EXPECT_EQ(json::parse(lined_up.out)["served"], json::parse(by_hand.out)["served"]);
+  const double served = served_as_placed(eval, tmp / "yesterday/policy.npy", tmp / "by-hand/policy.npy",
+                                         "policy.npy: tasks lined up by name: 2 of 3 found, 1 new, 1 gone");
   // and taken by position, the same file would mean something else
   std::filesystem::create_directories(tmp / "positional");
   std::filesystem::copy_file(tmp / "yesterday/policy.npy", tmp / "positional/policy.npy");
   const auto positional = run_cli(eval + (tmp / "positional/policy.npy"));
   ASSERT_EQ(positional.exit_code, 0) << positional.err;
-  EXPECT_NE(json::parse(positional.out)["served"], json::parse(lined_up.out)["served"]);
+  EXPECT_NE(json::parse(positional.out)["served"].get<double>(), served);
 
   // no task in common: an error, not a policy of zeros
   write_file(tmp / "yesterday/tasks.csv", "task,name\n0,p\n1,q\n2,r\n");
   const auto none = run_cli(eval + (tmp / "yesterday/policy.npy"));
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.err.find("yesterday/policy.npy: none of its tasks (named in "), std::string::npos) << none.err;
+}
+
+// import numbers segments in order of first appearance in the --segments file, so last
+// night's row 0 need not be tonight's: a solve writes the labels of its policy's rows, and a
+// warm start or eval lines them up with the problem's segments by label.
+TEST(Import, APolicyOfAnotherDaysBundleIsLinedUpBySegmentLabel) {
+  temp_dir tmp;
+  const std::string events = "user,item,value\nu1,x,1\nu1,y,2\nu2,y,3\nu2,z,1\nu3,x,1\nu3,z,2\nu4,x,2\nu4,y,1\n";
+  const auto bundle_of = [&](const std::string& name, const std::string& segments) {
+    return small_bundle(tmp, name, events, segments);
+  };
+  // the same users in the same segments, numbered in two orders
+  const std::string a = bundle_of("a", "user,segment\nu1,north\nu2,south\nu3,east\nu4,north\n");
+  const std::string b = bundle_of("b", "user,segment\nu3,east\nu2,south\nu1,north\nu4,north\n");
+  ASSERT_EQ(slurp(b + "/segments.csv"), "segment,label\n0,east\n1,south\n2,north\n");
+
+  const auto solved = run_cli("solve --quiet --particles 8 --iterations 10 --tau 1 --beta 1 --problem " + a +
+                              " --out " + (tmp / "night"));
+  ASSERT_EQ(solved.exit_code, 0) << solved.err;
+  EXPECT_EQ(slurp(tmp / "night/segments.csv"), slurp(a + "/segments.csv"));  // the labels of policy.npy's rows
+  const std::string eval = "eval --json --tau 1 --beta 1 --policy " + (tmp / "night/policy.npy") + " --problem ";
+  const auto on_a = run_cli(eval + a), on_b = run_cli(eval + b);
+  ASSERT_EQ(on_a.exit_code, 0) << on_a.err;
+  ASSERT_EQ(on_b.exit_code, 0) << on_b.err;
+  EXPECT_NE(on_b.err.find("policy.npy: segments lined up by name: 3 of 3 found, 0 new, 0 gone"), std::string::npos)
+      << on_b.err;
+  EXPECT_EQ(json::parse(on_b.out)["served"], json::parse(on_a.out)["served"]);  // the same allocation
+  // taken by position, the rows would land on other segments
+  std::filesystem::create_directories(tmp / "positional");
+  std::filesystem::copy_file(tmp / "night/policy.npy", tmp / "positional/policy.npy");
+  const auto positional =
+      run_cli("eval --json --tau 1 --beta 1 --policy " + (tmp / "positional/policy.npy") + " --problem " + b);
+  ASSERT_EQ(positional.exit_code, 0) << positional.err;
+  EXPECT_NE(json::parse(positional.out)["served"], json::parse(on_a.out)["served"]);
+
+  // a segment gone (west) and two new (south, and (none) for u4): found rows kept, new ones
+  // get the mean of the rows found, placed here by hand in the problem's order
+  const std::string c = bundle_of("c", "user,segment\nu1,north\nu2,south\nu3,east\n");
+  ASSERT_EQ(slurp(c + "/segments.csv"), "segment,label\n0,north\n1,south\n2,east\n3,(none)\n");
+  std::filesystem::create_directories(tmp / "old");
+  const std::vector<double> w = {1.0, 0.0, -1.0, /* west */ 3.0, 3.0, 3.0, /* north */ -2.0, 0.5, 0.0};
+  write_npy(tmp / "old/policy.npy", dtype::f64, {3, 3}, w.data());
+  write_file(tmp / "old/segments.csv", "segment,label\n0,east\n1,west\n2,north\n");
+  std::filesystem::create_directories(tmp / "by-hand");
+  const std::vector<double> placed = {-2.0, 0.5, 0.0, -0.5, 0.25, -0.5, 1.0, 0.0, -1.0, -0.5, 0.25, -0.5};
+  write_npy(tmp / "by-hand/policy.npy", dtype::f64, {4, 3}, placed.data());
+  const std::string eval_c = "eval --json --tau 1 --beta 1 --problem " + c + " --policy ";
+  served_as_placed(eval_c, tmp / "old/policy.npy", tmp / "by-hand/policy.npy",
+                   "policy.npy: segments lined up by name: 2 of 4 found, 2 new, 1 gone");
+
+  // no segment in common: an error, not a policy of means
+  write_file(tmp / "old/segments.csv", "segment,label\n0,p\n1,q\n2,r\n");
+  const auto none = run_cli(eval_c + (tmp / "old/policy.npy"));
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("old/policy.npy: none of its segments (labelled in "), std::string::npos) << none.err;
+  // a bundle whose labels repeat cannot say which segment is which
+  write_file(c + "/segments.csv", "segment,label\n0,north\n1,south\n2,north\n3,(none)\n");
+  const auto twice = run_cli(eval_c + (tmp / "by-hand/policy.npy"));
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("c/segments.csv: label 'north' twice (lines 2 and 4)"), std::string::npos) << twice.err;
 }
 
 TEST(Import, StrictStopsAtTheFirstBadRecordWithExitTwo) {

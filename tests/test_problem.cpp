@@ -28,6 +28,21 @@ instance small_instance() {
   return testing::random_instance(rng, o);
 }
 
+// segments.csv (import --segments) labels the segments; a label of an id past the last
+// segment any user is in is one no user has, and a table that leaves a segment unlabelled
+// gives no labels: a policy's rows are then taken by position.
+TEST(LoadProblem, ReadsSegmentLabelsWhenEverySegmentHasOne) {
+  temp_dir tmp;
+  const instance in = small_instance();
+  ASSERT_EQ(*std::max_element(in.segment.begin(), in.segment.end()), 1);
+  testing::write_bundle(tmp / "b", in);
+  EXPECT_TRUE(load_problem(tmp / "b").segment_names.empty());
+  std::ofstream(tmp / "b/segments.csv") << "segment,label\n1,\"south, coast\"\n0,north\n7,nobody\n";
+  EXPECT_EQ(load_problem(tmp / "b").segment_names, (std::vector<std::string>{"north", "south, coast"}));
+  std::ofstream(tmp / "b/segments.csv") << "segment,label\n0,north\n";
+  EXPECT_TRUE(load_problem(tmp / "b").segment_names.empty());
+}
+
 TEST(LoadProblem, ReadsABundleAndCountsIdleUsers) {
   temp_dir tmp;
   instance in = small_instance();
@@ -175,6 +190,18 @@ const bad_case bad_cases[] = {
      "tasks.csv", "task 1 named twice (lines 2 and 4)"},
     {"task_without_a_name", [](instance&, const std::string& d) { std::ofstream(d + "/tasks.csv") << "task,name\n0\n"; },
      "tasks.csv", "no name at line 2 (expected task,name)"},
+    {"segment_label_of_no_id",
+     [](instance&, const std::string& d) { std::ofstream(d + "/segments.csv") << "segment,label\n0,a\nx,b\n"; },
+     "segments.csv", "segment id 'x' at line 3 is not in [0, 2)"},
+    {"segment_labelled_twice",
+     [](instance&, const std::string& d) { std::ofstream(d + "/segments.csv") << "segment,label\n0,a\n1,b\n0,c\n"; },
+     "segments.csv", "segment 0 named twice (lines 2 and 4)"},
+    {"segment_label_twice",
+     [](instance&, const std::string& d) { std::ofstream(d + "/segments.csv") << "segment,label\n0,a\n1,a\n"; },
+     "segments.csv", "label 'a' twice (lines 2 and 3)"},
+    {"segment_without_a_label",
+     [](instance&, const std::string& d) { std::ofstream(d + "/segments.csv") << "segment,label\n0\n"; },
+     "segments.csv", "no name at line 2 (expected segment,label)"},
     {"missing_fitness", [](instance&, const std::string& d) { std::filesystem::remove(d + "/fitness.npy"); },
      "fitness.npy", "missing (required)"},
 };
