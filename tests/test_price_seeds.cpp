@@ -172,6 +172,31 @@ TEST_F(PriceSeededSolve, ScreenedShapeSearchServesAsMuchAsSwarmingEveryShape) {
   EXPECT_TRUE(best->best_served.has_value());
 }
 
+// Under --time-limit the shape search takes at most half of what the bound leaves: the main
+// swarm always gets to run. Taking it all, the search left it no iteration on the built-in
+// instance in 3 or 6 s (bench/RESULTS.md).
+TEST_F(PriceSeededSolve, UnderATimeLimitTheSearchLeavesTheMainSwarmHalf) {
+  auto b = make_cpu_backend(p_, 0);
+  solve_options o;  // the default search: its swarms are what takes the time
+  o.iterations = 100000;
+  o.stall = 0;
+  const solve_result free = [&] {
+    solve_options once = o;
+    once.iterations = 1;
+    return solve(p_, *b, once);
+  }();
+  // a limit that the search alone would nearly fill
+  o.time_limit_s = free.phases.baseline_s + free.phases.bound_s + 0.8 * free.phases.shape_search_s;
+  const solve_result r = solve(p_, *b, o);
+  EXPECT_EQ(r.swarm.reason, stop_reason::time_limit);
+  EXPECT_GT(r.swarm.iterations_run, 0);
+  // half of what the bound left, and a step past it (a screen, or a swarm's iteration)
+  const double left = o.time_limit_s - r.phases.baseline_s - r.phases.bound_s;
+  EXPECT_LT(r.phases.shape_search_s, 0.5 * left + 0.05 * o.time_limit_s)
+      << "search " << r.phases.shape_search_s << " s of a " << o.time_limit_s << " s limit";
+  EXPECT_GT(r.phases.swarm_s, 0.25 * left) << r.phases.swarm_s;
+}
+
 TEST_F(PriceSeededSolve, NoBoundNoSeedsAndNoCapacityNothingToSeed) {
   auto b = make_cpu_backend(p_, 0);
   solve_options no_bound = quick();
