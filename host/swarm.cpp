@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 
 #include "trace.hpp"
@@ -93,6 +94,37 @@ void cpu_move(std::uint64_t seed, std::uint32_t t, const pso_coeffs& c, int part
   }
 }
 
+namespace {
+
+// The seeded positions, clamped into the box, that the first particles take. When they
+// outnumber the particles, the best of them (one batch evaluation, counted in `evaluations`)
+// in their given order: a small swarm must not drop a seed that serves more than those it keeps.
+std::vector<std::vector<double>> seeds_to_place(int dims, const batch_objective& objective, const swarm_options& o,
+                                                std::int64_t& evaluations) {
+  std::vector<std::vector<double>> seeds;
+  for (const std::vector<double>& s : o.seeded) {
+    if (static_cast<int>(s.size()) != dims) throw std::invalid_argument("swarm: seeded position has the wrong dimension");
+    std::vector<double>& x = seeds.emplace_back(s);
+    for (double& xd : x) xd = std::fmin(std::fmax(xd, o.x_lo), o.x_hi);
+  }
+  const int count = static_cast<int>(seeds.size());
+  if (count <= o.particles) return seeds;
+  std::vector<double> all, f(static_cast<std::size_t>(count));
+  for (const std::vector<double>& s : seeds) all.insert(all.end(), s.begin(), s.end());
+  objective(all.data(), count, dims, f.data());
+  evaluations += count;
+  std::vector<int> rank(static_cast<std::size_t>(count));
+  std::iota(rank.begin(), rank.end(), 0);
+  std::stable_sort(rank.begin(), rank.end(), [&](int a, int b) { return f[a] < f[b]; });
+  rank.resize(static_cast<std::size_t>(o.particles));
+  std::sort(rank.begin(), rank.end());
+  std::vector<std::vector<double>> kept;
+  for (int k : rank) kept.push_back(std::move(seeds[k]));
+  return kept;
+}
+
+}  // namespace
+
 swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_options& o,
                        const progress_callback& on_progress) {
   if (dims <= 0) throw std::invalid_argument("swarm: dims must be > 0");
@@ -106,15 +138,13 @@ swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_o
   const std::size_t n = static_cast<std::size_t>(np) * dims;
   std::vector<double> x(n), v(n), f(np);
 
+  swarm_result res;
+  const std::vector<std::vector<double>> seeds = seeds_to_place(dims, objective, o, res.evaluations);
   for (int p = 0; p < np; ++p)
     for (int d = 0; d < dims; ++d) {
       const std::size_t k = static_cast<std::size_t>(p) * dims + d;
       pso_init(x[k], v[k], swarm_draw(o.seed, 0, p, d), o.init_lo, o.init_hi, o.v_max);
-      if (p < static_cast<int>(o.seeded.size())) {
-        if (static_cast<int>(o.seeded[p].size()) != dims)
-          throw std::invalid_argument("swarm: seeded position has the wrong dimension");
-        x[k] = std::fmin(std::fmax(o.seeded[p][d], o.x_lo), o.x_hi);
-      }
+      if (p < static_cast<int>(seeds.size())) x[k] = seeds[p][d];
     }
   std::unique_ptr<swarm_state> own_state;
   swarm_state* state = o.state;
@@ -122,7 +152,6 @@ swarm_result run_swarm(int dims, const batch_objective& objective, const swarm_o
     own_state = make_cpu_swarm_state();
     state = own_state.get();
   }
-  swarm_result res;
   objective(x.data(), np, dims, f.data());
   res.evaluations += np;
   state->start(np, dims, x.data(), v.data(), f.data());

@@ -61,7 +61,8 @@ struct swarm_options {
   double tol = 1e-6;    // relative improvement that resets the stall count
   double time_limit_s = 0.0;  // > 0: stop after this many seconds
   const std::atomic<bool>* interrupt = nullptr;  // set (e.g. by SIGINT): stop, keep the best
-  // Positions given to the first particles instead of random draws (particle 0 = baseline).
+  // Positions given to the first particles instead of random draws (particle 0 = baseline);
+  // when there are more than particles, the best of them, in this order.
   std::vector<std::vector<double>> seeded;
   swarm_state* state = nullptr;  // nullptr: make_cpu_swarm_state()
 };

@@ -149,6 +149,27 @@ TEST_F(PriceSeededSolve, ServesMoreThanTheSameSolveWithout) {
   for (const shape_trial& t : z.shape_search) EXPECT_FALSE(t.price_seed_served.has_value());
 }
 
+// The main swarm's seeds (the baseline, the price ladder's best, the shape search's best)
+// outnumber a swarm of one or two particles: it keeps the best of them, so its answer is
+// never below the seed it reports. It used to keep the first, the baseline.
+TEST_F(PriceSeededSolve, ASwarmSmallerThanItsSeedsKeepsTheBestOfThem) {
+  auto b = make_cpu_backend(p_, 0);
+  for (int particles : {1, 2}) {
+    solve_options o = quick();
+    o.particles = particles;
+    o.iterations = 2;
+    const solve_result r = solve(p_, *b, o);
+    ASSERT_TRUE(r.seed_from_prices.has_value());
+    EXPECT_GE(-r.swarm.best, r.seed_from_prices->served) << particles << " particles";
+    for (const shape_trial& t : r.shape_search) {
+      if (t.s.tau == r.best_shape.tau && t.s.beta == r.best_shape.beta && t.best_served) {
+        EXPECT_GE(-r.swarm.best, *t.best_served) << particles << " particles";
+      }
+    }
+    EXPECT_GT(r.best.served, 1.05 * r.baseline.served) << particles << " particles";
+  }
+}
+
 // The ladders screen the shapes, and only the best-ranked get a swarm: the search ends as
 // high as one that swarms every shape it screens, with fewer than half the swarms.
 TEST_F(PriceSeededSolve, ScreenedShapeSearchServesAsMuchAsSwarmingEveryShape) {

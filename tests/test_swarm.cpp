@@ -82,6 +82,42 @@ TEST(Swarm, SeededParticleZeroMakesTheAnswerNoWorse) {
   EXPECT_EQ(r.history.front().best, -1.0);
 }
 
+TEST(Swarm, MoreSeedsThanParticlesKeepsTheBestOfThemInOrder) {
+  // f = distance to (0.5, 0.5); seeds at 0.9, 0.5, -1 (clamped to -0.8), 0.6: two
+  // particles take 0.5 and 0.6, in the order given, and the answer is the seed at 0.5.
+  const auto to_half = [](const double* x, int count, int dims, double* f) {
+    for (int p = 0; p < count; ++p) {
+      double s = 0.0;
+      for (int d = 0; d < dims; ++d) s += std::fabs(x[p * dims + d] - 0.5);
+      f[p] = s;
+    }
+  };
+  swarm_options o = bounded(-0.8, 0.8);
+  o.particles = 2;
+  o.iterations = 0;
+  o.seeded = {{0.9, 0.9}, {0.5, 0.5}, {-1.0, -1.0}, {0.6, 0.6}};
+  std::vector<std::vector<double>> placed;
+  const auto recording = [&](const double* x, int count, int dims, double* f) {
+    for (int p = 0; p < count; ++p) placed.emplace_back(x + p * dims, x + (p + 1) * dims);
+    to_half(x, count, dims, f);
+  };
+  const swarm_result r = run_swarm(2, recording, o);
+  // the seeds' own batch (clamped), then the swarm's first
+  ASSERT_EQ(placed.size(), 6u);
+  EXPECT_EQ(placed[0], (std::vector<double>{0.8, 0.8}));
+  EXPECT_EQ(placed[2], (std::vector<double>{-0.8, -0.8}));
+  EXPECT_EQ(placed[4], (std::vector<double>{0.5, 0.5}));
+  EXPECT_EQ(placed[5], (std::vector<double>{0.6, 0.6}));
+  EXPECT_EQ(r.best_x, (std::vector<double>{0.5, 0.5}));
+  EXPECT_EQ(r.best, 0.0);
+  EXPECT_EQ(r.evaluations, 6);
+  // as many seeds as particles: no extra batch
+  o.seeded.resize(2);
+  placed.clear();
+  EXPECT_EQ(run_swarm(2, recording, o).evaluations, 2);
+  EXPECT_EQ(placed[0], (std::vector<double>{0.8, 0.8}));
+}
+
 TEST(Swarm, StopsOnStall) {
   const auto flat = [](const double*, int count, int, double* f) {
     for (int p = 0; p < count; ++p) f[p] = 1.0;
