@@ -5,6 +5,9 @@
 
 #include <cblas.h>
 #include <omp.h>
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -29,6 +32,29 @@ constexpr int k_slots = 32;
 struct chunk {
   int segment;
   std::int64_t begin, end;  // rows of the segment-sorted matrices
+};
+
+// Flush-to-zero and denormals-are-zero for the calling thread's float arithmetic while it
+// lives (x86-64's MXCSR; elsewhere nothing). Why: with beta of 16 and more, G0 = A^beta
+// holds float32 subnormals, and on x86 every product with one takes a microcode assist: a
+// swarm at beta 32 ran 17x slower than at beta 8 (bench/RESULTS.md, 2026-12-04). Reading
+// them as 0 moves a user's density by less than 1e-29 of itself (the row's largest entry
+// of G0 is 1, and exp(W) >= exp(-w_max)), far below float32's rounding; the exact float64
+// report is not under it.
+class subnormals_flushed {
+ public:
+#if defined(__SSE2__)
+  subnormals_flushed() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | k_ftz | k_daz); }
+  ~subnormals_flushed() { _mm_setcsr(saved_); }
+#endif
+  subnormals_flushed(const subnormals_flushed&) = delete;
+  subnormals_flushed& operator=(const subnormals_flushed&) = delete;
+
+ private:
+#if defined(__SSE2__)
+  static constexpr unsigned k_ftz = 0x8000, k_daz = 0x0040;
+  unsigned saved_;
+#endif
 };
 
 class cpu_backend final : public backend {
@@ -94,6 +120,7 @@ class cpu_backend final : public backend {
     std::vector<double> acc(static_cast<std::size_t>(slots) * lv, 0.0);
 #pragma omp parallel num_threads(threads_)
     {
+      const subnormals_flushed flushed;  // OpenBLAS runs in this thread (one BLAS thread each)
       std::vector<float> den(static_cast<std::size_t>(k_eval_chunk) * pc);
       std::vector<float> t(lv);
 #pragma omp for schedule(dynamic, 1)

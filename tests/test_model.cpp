@@ -232,6 +232,26 @@ TEST(Model, ServedEqualsUtilizationWithoutCapacities) {
   EXPECT_EQ(rep.served, rep.utilization);
 }
 
+// The batched evaluation reads float32 subnormals as 0 (x86's FTZ and DAZ, for speed; the
+// "sharpest_fitness" case above checks the values at beta 32) and gives the calling thread,
+// which runs a share of it, its float mode back: the exact report after it keeps them.
+TEST(Model, BatchedEvaluationLeavesSubnormalsToTheCallerAsItFoundThem) {
+  std::mt19937_64 rng(17);
+  const instance in = testing::random_instance(rng, testing::sized(300, 7, 2));
+  temp_dir tmp;
+  const problem p = testing::load_instance(tmp, in);
+  auto b = make_cpu_backend(p, 1);
+  b->set_shape(shape{1.0, 32.0});
+  const std::vector<double> w = random_policy(rng, p.dims(), 4.0);
+  double served = -1.0;
+  b->evaluate(w.data(), 1, &served);
+  EXPECT_GT(served, 0.0);
+  volatile float tiny_f = 1e-37f, tenth_f = 0.1f;
+  volatile double tiny_d = 1e-307, tenth_d = 0.1;
+  EXPECT_GT(tiny_f * tenth_f * tenth_f, 0.0f);  // 1e-39: a float32 subnormal
+  EXPECT_GT(tiny_d * tenth_d * tenth_d, 0.0);   // 1e-309: a float64 subnormal
+}
+
 TEST(Model, ResultsDoNotDependOnTheThreadCount) {
   std::mt19937_64 rng(13);
   testing::instance_options o;
