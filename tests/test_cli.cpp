@@ -213,8 +213,15 @@ TEST_F(Cli, AWarmStartTakesItsShapeAndNeverEndsBelowIt) {
   EXPECT_EQ(two["fell_back_to_init_policy"], false);
   EXPECT_EQ(two["best_served"], s["best_served"]);
 
-  // one particle and no iteration: the swarm holds only the baseline, so the start is kept
-  const json k = solve_summary(warm + " --particles 1 --iterations 0 --no-bound --out " + kept);
+  // one particle and no iteration: of its two seeds, the baseline and the start, the swarm
+  // keeps the one that serves more
+  const json one = solve_summary(warm + " --particles 1 --iterations 0 --no-bound");
+  EXPECT_EQ(one["fell_back_to_init_policy"], false);
+  EXPECT_EQ(one["best_served"], s["best_served"]);
+
+  // a box too small to hold the start: what the swarm finds in it serves less, so the start
+  // is kept as it is, unclamped
+  const json k = solve_summary(warm + " --particles 4 --iterations 0 --no-bound --w-max 0.01 --out " + kept);
   EXPECT_EQ(k["fell_back_to_init_policy"], true);
   EXPECT_EQ(k["best_served"], s["best_served"]);
   npy_array a(first + "/policy.npy"), b(kept + "/policy.npy");
