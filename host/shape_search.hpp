@@ -62,15 +62,17 @@ struct shape_search_steps {
 };
 
 struct shape_search_result {
-  std::vector<shape_trial> trials;  // every shape screened or swarmed, the grid first
+  std::vector<shape_trial> trials;  // every shape screened or swarmed, the grid first, in its order
   shape best;                       // the best swarm's shape; the best ladder's when no swarm ran
   std::vector<double> best_x;       // the best swarm's policy; empty when no swarm ran
 };
 
-// With prices (the first screen gives a ladder): screen the grid, then past its edge while the
-// edge's ladder wins; swarm the `swarms` shapes whose ladders serve most; then, while it gains,
-// swarm the unswarmed neighbours of the best swarm's shape. Without prices: swarm every grid
-// shape, then past the edge while the edge's swarm wins.
+// With prices (the first screen gives a ladder): screen the grid's largest beta at its first
+// tau, walk past the edge while the edge's ladder wins, screen the rest of the grid (and walk
+// again if a shape there ranks first); swarm the `swarms` shapes whose ladders serve most;
+// then, while it gains, swarm the unswarmed neighbours of the best swarm's shape. Without
+// prices: swarm every grid shape (that corner first), then past the edge while the edge's
+// swarm wins.
 shape_search_result search_shapes(const std::vector<shape>& grid, bool tau_free, bool beta_free, int swarms,
                                   const shape_search_steps& steps);
 

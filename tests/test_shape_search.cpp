@@ -184,6 +184,38 @@ TEST(ShapeSearch, TheScreenWalksPastTheEdgeOnlyWhileItGainsMoreThanNoise) {
   }
 }
 
+// A time limit may stop the screen early: it starts at the grid's corner of largest beta and
+// walks past the edge before it screens the grid's interior, so seven screens reach a peak at
+// (1, 16) (the grid in its order would have spent them all inside it); the summary still
+// lists the grid's shapes first, in the grid's order.
+TEST(ShapeSearch, TheScreenReachesPastTheEdgeBeforeTheGridsInterior) {
+  synthetic syn{peak_at(1.0, 16.0), peak_at(1.0, 16.0)};
+  syn.stop_after_screens = 7;
+  const auto grid = shape_grid(std::nullopt, std::nullopt);
+  shape_search_result r = search_shapes(grid, true, true, 6, syn.steps());
+  ASSERT_EQ(r.trials.size(), 7u);
+  EXPECT_EQ(syn.swarms, 0);
+  EXPECT_EQ(r.best.tau, 1.0);
+  EXPECT_EQ(r.best.beta, 16.0);
+  // (1, 4) first, then (1, 8), (2, 4), (1/2, 4); from (1, 8): (1, 16), (2, 8), (1/2, 8)
+  const std::vector<std::pair<double, double>> listed = {{1.0, 4.0}, {0.5, 4.0}, {1.0, 8.0}, {2.0, 4.0},
+                                                         {1.0, 16.0}, {2.0, 8.0}, {0.5, 8.0}};
+  for (std::size_t k = 0; k < listed.size(); ++k) {
+    EXPECT_EQ(r.trials[k].s.tau, listed[k].first) << k;
+    EXPECT_EQ(r.trials[k].s.beta, listed[k].second) << k;
+  }
+  // untimed, the whole grid is screened all the same, listed first in its order
+  syn = synthetic{peak_at(1.0, 16.0), peak_at(1.0, 16.0)};
+  r = search_shapes(grid, true, true, 6, syn.steps());
+  ASSERT_GT(r.trials.size(), grid.size());
+  for (std::size_t k = 0; k < grid.size(); ++k) {
+    EXPECT_EQ(r.trials[k].s.tau, grid[k].tau) << k;
+    EXPECT_EQ(r.trials[k].s.beta, grid[k].beta) << k;
+  }
+  EXPECT_EQ(r.best.tau, 1.0);
+  EXPECT_EQ(r.best.beta, 16.0);
+}
+
 TEST(ShapeSearch, StopsWhenAskedAndKeepsTheBestLadder) {
   synthetic syn{peak_at(0.5, 2.0), peak_at(0.5, 2.0)};
   syn.stop_after_screens = 1;
@@ -191,8 +223,8 @@ TEST(ShapeSearch, StopsWhenAskedAndKeepsTheBestLadder) {
   EXPECT_EQ(r.trials.size(), 1u);
   EXPECT_EQ(syn.swarms, 0);
   EXPECT_TRUE(r.best_x.empty());
-  EXPECT_EQ(r.best.tau, 1.0);  // the only shape screened
-  EXPECT_EQ(r.best.beta, 0.0);
+  EXPECT_EQ(r.best.tau, 1.0);  // the only shape screened: the grid's largest beta at its first tau
+  EXPECT_EQ(r.best.beta, 4.0);
   // stopped after the grid's screen: the ladder's best is the answer's shape, no swarm ran
   syn = synthetic{peak_at(0.5, 2.0), peak_at(0.5, 2.0)};
   syn.stop_after_screens = 12;
