@@ -108,10 +108,11 @@ shape_search_result search_shapes(const std::vector<shape>& grid, bool tau_free,
   const auto tried = [&](const shape& s) {
     return std::any_of(res.trials.begin(), res.trials.end(), [&](const shape_trial& t) { return same_shape(t.s, s); });
   };
-  // a grid shape is shown as "screen g/N" wherever the search reaches it
+  // a grid shape is shown as "screen k/N", the k-th of the grid's N screened, whenever the
+  // search reaches it
+  int grid_screened = 0;
   const auto add_shape = [&](const shape& s, const char* past_the_grid) {
-    const int g = grid_index(s);
-    return g < grid_size ? add(s, "screen", g + 1, grid_size) : add(s, past_the_grid, 0, 0);
+    return grid_index(s) < grid_size ? add(s, "screen", ++grid_screened, grid_size) : add(s, past_the_grid, 0, 0);
   };
 
   // The first shape screened is the grid's largest beta at its first tau: on every instance
@@ -124,9 +125,9 @@ shape_search_result search_shapes(const std::vector<shape>& grid, bool tau_free,
   add_shape(corner, "screen");
   if (!res.trials.front().price_seed_served) {
     // no prices, nothing to screen with: every shape gets its swarm
-    swarm_on(0, "swarm", grid_index(corner) + 1, grid_size);
+    swarm_on(0, "swarm", 1, grid_size);
     for (int g = 0; g < grid_size && !steps.stopped(); ++g)
-      if (!tried(grid[g])) swarm_on(add(grid[g], "screen", g + 1, grid_size), "swarm", g + 1, grid_size);
+      if (!tried(grid[g])) swarm_on(add_shape(grid[g], "screen"), "swarm", grid_screened, grid_size);
     for (bool gained = true; gained && !steps.stopped();) {
       gained = false;
       for (const shape& s : shapes_past_the_edge(res.trials, res.best, tau_free, beta_free)) {
@@ -158,7 +159,7 @@ shape_search_result search_shapes(const std::vector<shape>& grid, bool tau_free,
   const std::size_t edge_best = ladder_best;
   for (int g = 0; g < grid_size && !steps.stopped(); ++g) {
     if (tried(grid[g])) continue;
-    const std::size_t k = add(grid[g], "screen", g + 1, grid_size);
+    const std::size_t k = add_shape(grid[g], "screen");
     if (ladder_of(k) > ladder_of(ladder_best)) ladder_best = k;
   }
   if (ladder_best != edge_best) walk_past_the_edge();  // from the grid's interior, which ranks first

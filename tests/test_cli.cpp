@@ -464,7 +464,7 @@ TEST_F(Cli, ProgressLineOnATerminalOnly) {
   const std::string solve = std::string(ATTNSWARM_BIN_PATH) + " solve --problem " + bundle_ +
                             " --particles 8 --iterations 30 --search-iterations 2";
   const auto tty = testing::run_shell("script -qec '" + solve + "' /dev/null");
-  EXPECT_NE(tty.out.find("[attnswarm] shape search: screen 1/12 (tau 1, beta 0)"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("[attnswarm] shape search: screen 1/12 (tau 1, beta 4)"), std::string::npos) << tty.out;
   EXPECT_NE(tty.out.find("[attnswarm] shape search: swarm 1/6 (tau "), std::string::npos) << tty.out;
   EXPECT_NE(tty.out.find("[attnswarm] iter 30/30"), std::string::npos) << tty.out;
   EXPECT_NE(tty.out.find("[attnswarm] certified upper bound"), std::string::npos) << tty.out;

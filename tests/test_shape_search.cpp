@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <numeric>
+#include <string>
 #include <utility>
 
 #include "shape_search.hpp"
@@ -214,6 +216,32 @@ TEST(ShapeSearch, TheScreenReachesPastTheEdgeBeforeTheGridsInterior) {
   }
   EXPECT_EQ(r.best.tau, 1.0);
   EXPECT_EQ(r.best.beta, 16.0);
+}
+
+// The progress line counts the grid's shapes as they are screened, 1/12 to 12/12 in order,
+// though the screen reaches them out of the grid's order; the others are "past the grid".
+TEST(ShapeSearch, TheProgressCountsTheGridsShapesInTheOrderScreened) {
+  for (const bool priced : {true, false}) {
+    synthetic syn{peak_at(1.0, 16.0), peak_at(1.0, 16.0)};
+    syn.priced = priced;
+    shape_search_steps steps = syn.steps();
+    std::vector<int> grid_counts;
+    int past = 0;
+    steps.on_shape = [&](const char* stage, int index, int of, const shape&) {
+      if (std::string(stage) == "screen") {
+        EXPECT_EQ(of, 12);
+        grid_counts.push_back(index);
+      } else if (index == 0) {
+        EXPECT_EQ(of, 0) << stage;
+        ++past;
+      }
+    };
+    search_shapes(shape_grid(std::nullopt, std::nullopt), true, true, 6, steps);
+    std::vector<int> want(12);
+    std::iota(want.begin(), want.end(), 1);
+    EXPECT_EQ(grid_counts, want) << (priced ? "priced" : "unpriced");
+    EXPECT_GT(past, 0) << (priced ? "priced" : "unpriced");
+  }
 }
 
 TEST(ShapeSearch, StopsWhenAskedAndKeepsTheBestLadder) {
