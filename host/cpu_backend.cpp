@@ -35,9 +35,9 @@ struct chunk {
 };
 
 // Flush-to-zero and denormals-are-zero for the calling thread's float arithmetic while it
-// lives (x86-64's MXCSR; elsewhere nothing). Why: with beta of 16 and more, G0 = A^beta
-// holds float32 subnormals, and on x86 every product with one takes a microcode assist: a
-// swarm at beta 32 ran 17x slower than at beta 8 (bench/RESULTS.md, 2026-12-04). Reading
+// lives (x86-64's MXCSR; elsewhere nothing). Why: at beta 32 and more, G0 = A^beta holds
+// float32 subnormals, and on x86 every product with one takes a microcode assist: a swarm at
+// beta 32 ran 21x slower than at beta 8, at beta 64 35x (bench/RESULTS.md, 2026-12-04). Reading
 // them as 0 moves a user's density by less than 1e-29 of itself (the row's largest entry
 // of G0 is 1, and exp(W) >= exp(-w_max)), far below float32's rounding; the exact float64
 // report is not under it.

@@ -25,21 +25,29 @@ bool gains(double served, double over) { return served > over * (1.0 + k_step_ga
 
 bool same_shape(const shape& a, const shape& b) { return a.tau == b.tau && a.beta == b.beta; }
 
+// s's place in the grid; the grid's size when it is not there
+int grid_index(const std::vector<shape>& grid, const shape& s) {
+  return static_cast<int>(std::find_if(grid.begin(), grid.end(), [&](const shape& g) { return same_shape(g, s); }) -
+                          grid.begin());
+}
+
+bool was_tried(const std::vector<shape_trial>& tried, const shape& s) {
+  return std::any_of(tried.begin(), tried.end(), [&](const shape_trial& t) { return same_shape(t.s, s); });
+}
+
 std::vector<shape> untried(const std::vector<shape>& next, const std::vector<shape_trial>& tried) {
   std::vector<shape> fresh;
   for (const shape& s : next)
-    if (std::none_of(tried.begin(), tried.end(), [&](const shape_trial& t) { return same_shape(t.s, s); }))
-      fresh.push_back(s);
+    if (!was_tried(tried, s)) fresh.push_back(s);
   return fresh;
 }
 
 // The summary lists the grid's shapes first, in the grid's order, then those past it in the
 // order they were tried, whatever order the search took them in.
 void list_the_grid_first(const std::vector<shape>& grid, std::vector<shape_trial>& trials) {
-  const auto rank = [&](const shape_trial& t) {
-    return std::find_if(grid.begin(), grid.end(), [&](const shape& g) { return same_shape(g, t.s); }) - grid.begin();
-  };
-  std::stable_sort(trials.begin(), trials.end(), [&](const shape_trial& a, const shape_trial& b) { return rank(a) < rank(b); });
+  std::stable_sort(trials.begin(), trials.end(), [&](const shape_trial& a, const shape_trial& b) {
+    return grid_index(grid, a.s) < grid_index(grid, b.s);
+  });
 }
 
 }  // namespace
@@ -101,18 +109,12 @@ shape_search_result search_shapes(const std::vector<shape>& grid, bool tau_free,
     return gained;
   };
   const int grid_size = static_cast<int>(grid.size());
-  const auto grid_index = [&](const shape& s) {
-    return static_cast<int>(std::find_if(grid.begin(), grid.end(), [&](const shape& g) { return same_shape(g, s); }) -
-                            grid.begin());
-  };
-  const auto tried = [&](const shape& s) {
-    return std::any_of(res.trials.begin(), res.trials.end(), [&](const shape_trial& t) { return same_shape(t.s, s); });
-  };
+  const auto tried = [&](const shape& s) { return was_tried(res.trials, s); };
   // a grid shape is shown as "screen k/N", the k-th of the grid's N screened, whenever the
   // search reaches it
   int grid_screened = 0;
   const auto add_shape = [&](const shape& s, const char* past_the_grid) {
-    return grid_index(s) < grid_size ? add(s, "screen", ++grid_screened, grid_size) : add(s, past_the_grid, 0, 0);
+    return grid_index(grid, s) < grid_size ? add(s, "screen", ++grid_screened, grid_size) : add(s, past_the_grid, 0, 0);
   };
 
   // The first shape screened is the grid's largest beta at its first tau: on every instance
